@@ -1,0 +1,23 @@
+"""The exceptions of farm.cache: one root, each also deriving from the nearest builtin."""
+
+from __future__ import annotations
+
+
+class CacheError(Exception):
+    """A cache operation failed; the driver's exception is chained as ``__cause__``."""
+
+
+class CacheConnectionError(CacheError, ConnectionError):
+    """The cache server could not be reached, or did not answer in time."""
+
+
+class CacheConfigError(CacheError, ValueError):
+    """A URL, connection string or option does not describe a usable cache."""
+
+
+class KeyTooLongError(CacheError, ValueError):
+    """The key does not fit the backend's key column (the .NET SQL cache would silently truncate it)."""
+
+
+class InvalidIdentifierError(CacheError, ValueError):
+    """A schema or table name is not a plain SQL identifier."""

@@ -1,0 +1,192 @@
+"""A Redis cache that shares entries with ASP.NET Core's Redis cache (same keys, hash fields and TTLs)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, cast
+
+import redis
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from farm.cache.base import DistributedCache
+from farm.cache.clock import Clock, system_clock
+from farm.cache.errors import CacheConfigError, CacheConnectionError, CacheError
+from farm.cache.options import Expiry
+from farm.cache.redis_layout import (
+    ABSOLUTE_FIELD,
+    DATA_FIELD,
+    SLIDE_SCRIPT,
+    SLIDING_FIELD,
+    hash_fields,
+    is_script_refusal,
+    script_args,
+    slide_ttl_milliseconds,
+    ttl_milliseconds,
+)
+from farm.cache.secrets import mask_secrets
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "redis://localhost:6379/0"
+
+
+class RedisCache(DistributedCache):
+    """Entries as hashes ``{absexp, sldexp, data}`` under ``instance_name + key``, expired by Redis TTLs.
+
+    A read that slides costs one round trip (a server-side script). Where the server refuses scripts the
+    cache falls back to HMGET + PEXPIRE and says so once in the log. TTLs have millisecond precision.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        instance_name: str = "",
+        clock: Clock = system_clock,
+        socket_timeout: float = 5.0,
+        socket_connect_timeout: float = 2.0,
+        max_connections: int = 64,
+        **redis_options: Any,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.url = mask_secrets(url)
+        self.instance_name = instance_name
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_connect_timeout,
+            "max_connections": max_connections,
+            **redis_options,
+        }
+        try:
+            self._client: redis.Redis = redis.Redis.from_url(url, **options)
+            self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
+        except (ValueError, TypeError) as exc:
+            raise CacheConfigError(f"bad Redis URL {self.url}: {mask_secrets(str(exc))}") from None
+        self._script = self._client.register_script(SLIDE_SCRIPT)
+        self._ascript = self._aclient.register_script(SLIDE_SCRIPT)
+        self.scripts_allowed = True
+
+    def __repr__(self) -> str:
+        return f"RedisCache({self.url!r}, instance_name={self.instance_name!r})"
+
+    def _redis_key(self, key: str) -> str:
+        return self.instance_name + key
+
+    @contextmanager
+    def _errors(self, operation: str, key: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise CacheConnectionError(
+                f"redis {operation} of {key!r} failed: cannot reach {self.url}: {mask_secrets(str(exc))}"
+            ) from exc
+        except RedisError as exc:
+            raise CacheError(f"redis {operation} of {key!r} on {self.url} failed: {mask_secrets(str(exc))}") from exc
+
+    def _note_script_refusal(self, exc: ResponseError) -> bool:
+        """True when the error means scripts are refused; then the fallback is used from now on."""
+        if not is_script_refusal(str(exc)):
+            return False
+        if self.scripts_allowed:
+            self.scripts_allowed = False
+            log.warning(
+                "redis at %s refuses scripts (%s): sliding reads now take two round trips (HMGET, PEXPIRE)",
+                self.url,
+                exc,
+            )
+        return True
+
+    # -- sync --------------------------------------------------------------------------------------
+    def _slide(self, key: str, with_data: bool, operation: str) -> bytes | None:
+        redis_key = self._redis_key(key)
+        now = self._clock()
+        with self._errors(operation, key):
+            if self.scripts_allowed:
+                try:
+                    return cast(bytes | None, self._script(keys=[redis_key], args=script_args(now, with_data)))
+                except ResponseError as exc:
+                    if not self._note_script_refusal(exc):
+                        raise
+            absolute, sliding, data = cast(
+                list[bytes | None], self._client.hmget(redis_key, [ABSOLUTE_FIELD, SLIDING_FIELD, DATA_FIELD])
+            )
+            ttl = slide_ttl_milliseconds(absolute, sliding, now)
+            if ttl is not None:
+                self._client.pexpire(redis_key, ttl)
+            return data
+
+    def _get(self, key: str) -> bytes | None:
+        return self._slide(key, True, "get")
+
+    def _refresh(self, key: str) -> None:
+        self._slide(key, False, "refresh")
+
+    def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        redis_key = self._redis_key(key)
+        ttl = ttl_milliseconds(expiry, now)
+        with self._errors("set", key):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(redis_key)
+            pipe.hset(redis_key, mapping=hash_fields(value, expiry))
+            if ttl is not None:
+                pipe.pexpire(redis_key, ttl)
+            pipe.execute()
+
+    def _remove(self, key: str) -> None:
+        with self._errors("remove", key):
+            self._client.delete(self._redis_key(key))
+
+    # -- async -------------------------------------------------------------------------------------
+    async def _aslide(self, key: str, with_data: bool, operation: str) -> bytes | None:
+        redis_key = self._redis_key(key)
+        now = self._clock()
+        with self._errors(operation, key):
+            if self.scripts_allowed:
+                try:
+                    result = await self._ascript(keys=[redis_key], args=script_args(now, with_data))
+                    return cast(bytes | None, result)
+                except ResponseError as exc:
+                    if not self._note_script_refusal(exc):
+                        raise
+            absolute, sliding, data = cast(
+                list[bytes | None],
+                await self._aclient.hmget(redis_key, [ABSOLUTE_FIELD, SLIDING_FIELD, DATA_FIELD]),
+            )
+            ttl = slide_ttl_milliseconds(absolute, sliding, now)
+            if ttl is not None:
+                await self._aclient.pexpire(redis_key, ttl)
+            return data
+
+    async def _aget(self, key: str) -> bytes | None:
+        return await self._aslide(key, True, "get")
+
+    async def _arefresh(self, key: str) -> None:
+        await self._aslide(key, False, "refresh")
+
+    async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        redis_key = self._redis_key(key)
+        ttl = ttl_milliseconds(expiry, now)
+        with self._errors("set", key):
+            pipe = self._aclient.pipeline(transaction=True)
+            pipe.delete(redis_key)
+            pipe.hset(redis_key, mapping=hash_fields(value, expiry))
+            if ttl is not None:
+                pipe.pexpire(redis_key, ttl)
+            await pipe.execute()
+
+    async def _aremove(self, key: str) -> None:
+        with self._errors("remove", key):
+            await self._aclient.delete(self._redis_key(key))
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def aclose(self) -> None:
+        await self._aclient.aclose()
+        self._client.close()

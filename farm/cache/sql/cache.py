@@ -1,0 +1,268 @@
+"""A SQL cache in the table layout of Microsoft.Extensions.Caching.SqlServer, through pyodbc."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import pyodbc
+
+from farm.cache.base import DistributedCache
+from farm.cache.clock import Clock, system_clock
+from farm.cache.errors import CacheConfigError, CacheConnectionError, CacheError
+from farm.cache.options import EntryOptions, Expiry
+from farm.cache.secrets import mask_secrets
+from farm.cache.sql.dialects import KEY_COLUMN_LENGTH, SQL_SS_TIMESTAMPOFFSET, read_datetimeoffset
+from farm.cache.sql.pool import ConnectionPool
+from farm.cache.sql.target import SqlTarget, parse_sql_target
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DEFAULT_SLIDING = timedelta(minutes=20)
+DEFAULT_SWEEP_INTERVAL = timedelta(minutes=30)
+MINIMUM_SWEEP_INTERVAL = timedelta(minutes=5)
+_MISSING_TABLE_STATES = {"42S02", "42P01"}
+_CONNECTION_STATES_PREFIX = ("08", "HYT")
+
+
+class SqlCache(DistributedCache):
+    """Entries as rows of ``Id, Value, ExpiresAtTime, SlidingExpirationInSeconds, AbsoluteExpiration``.
+
+    Differences from .NET, on purpose: a read writes the slid expiry only when it moves it by more than
+    ``slide_tolerance`` of the sliding window (so an entry read without pause may expire up to that share
+    of its window early, and hot keys are not written on every read); expired rows are swept in batches of
+    ``sweep_batch_size``; keys longer than 449 characters are refused instead of truncated.
+    """
+
+    max_key_length = KEY_COLUMN_LENGTH
+
+    def __init__(
+        self,
+        connection: str | SqlTarget,
+        *,
+        table: str | None = None,
+        schema: str | None = None,
+        dialect: str | None = None,
+        clock: Clock = system_clock,
+        default_sliding_expiration: timedelta = DEFAULT_SLIDING,
+        expired_items_deletion_interval: timedelta = DEFAULT_SWEEP_INTERVAL,
+        sweep_batch_size: int = 1000,
+        slide_tolerance: float = 0.05,
+        max_connections: int = 8,
+        connect_timeout: int = 5,
+    ) -> None:
+        super().__init__(clock=clock, default_options=EntryOptions(sliding_expiration=default_sliding_expiration))
+        if expired_items_deletion_interval < MINIMUM_SWEEP_INTERVAL:
+            raise CacheConfigError(
+                f"expired_items_deletion_interval={expired_items_deletion_interval} cannot be less than the "
+                "minimum value of 5 minutes"
+            )
+        if not 0.0 <= slide_tolerance < 1.0:
+            raise CacheConfigError(f"slide_tolerance={slide_tolerance!r}: must be at least 0 and below 1")
+        if sweep_batch_size < 1:
+            raise CacheConfigError(f"sweep_batch_size={sweep_batch_size!r}: must be at least 1")
+        self.target = (
+            connection
+            if isinstance(connection, SqlTarget)
+            else parse_sql_target(connection, table=table, schema=schema, dialect=dialect)
+        )
+        self.dialect = self.target.dialect
+        self.sweep_interval = expired_items_deletion_interval
+        self.sweep_batch_size = sweep_batch_size
+        self.slide_tolerance = slide_tolerance
+        self._connect_timeout = connect_timeout
+        self._pool = ConnectionPool(self._connect, max_connections)
+        self._executor = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="sql-cache")
+        ref = self.dialect.table_ref(self.target.schema, self.target.table)
+        self._sql_select = self.dialect.select_entry(ref)
+        self._sql_select_expiry = self.dialect.select_expiry(ref)
+        self._sql_slide = self.dialect.slide(ref)
+        self._sql_upsert = self.dialect.upsert(ref)
+        self._sql_delete = self.dialect.delete(ref)
+        self._sql_sweep = self.dialect.delete_expired_batch(ref, sweep_batch_size)
+        self._sweep_lock = threading.Lock()
+        self._last_sweep = clock()
+        self._sweeps: set[Future[int]] = set()
+        self.slide_writes = 0
+
+    def __repr__(self) -> str:
+        return f"SqlCache({self.target.masked!r}, schema={self.target.schema!r}, table={self.target.table!r})"
+
+    # -- connections and errors --------------------------------------------------------------------
+    def _connect(self) -> pyodbc.Connection:
+        try:
+            conn = pyodbc.connect(self.target.connection_string, autocommit=True, timeout=self._connect_timeout)
+        except pyodbc.Error as exc:
+            raise CacheConnectionError(f"cannot connect to {self.target.masked}: {_driver_message(exc)}") from exc
+        if self.dialect.name == "sqlserver":
+            conn.add_output_converter(SQL_SS_TIMESTAMPOFFSET, read_datetimeoffset)
+        for statement in self.dialect.session_setup():
+            conn.execute(statement).close()
+        return conn
+
+    @contextmanager
+    def _cursor(self, operation: str, key: str | None = None) -> Iterator[pyodbc.Cursor]:
+        what = f"sql {operation}" + (f" of {key!r}" if key is not None else "")
+        try:
+            with self._pool.connection() as conn:
+                cursor = conn.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+        except pyodbc.Error as exc:
+            raise _wrap(exc, what, self.target) from exc
+
+    def _in_thread(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
+
+    # -- primitives --------------------------------------------------------------------------------
+    def _get(self, key: str) -> bytes | None:
+        now = self._clock()
+        with self._cursor("get", key) as cursor:
+            row = cursor.execute(self._sql_select, key, self.dialect.time_param(now)).fetchone()
+            if row is None:
+                value = None
+            else:
+                value = bytes(row[0])
+                self._slide(cursor, key, now, row[1], row[2], row[3], self.slide_tolerance)
+        self._maybe_sweep(now)
+        return value
+
+    def _refresh(self, key: str) -> None:
+        now = self._clock()
+        with self._cursor("refresh", key) as cursor:
+            row = cursor.execute(self._sql_select_expiry, key, self.dialect.time_param(now)).fetchone()
+            if row is not None:
+                self._slide(cursor, key, now, row[0], row[1], row[2], 0.0)
+        self._maybe_sweep(now)
+
+    def _slide(
+        self,
+        cursor: pyodbc.Cursor,
+        key: str,
+        now: datetime,
+        expires: Any,
+        sliding: Any,
+        absolute: Any,
+        tolerance: float,
+    ) -> None:
+        if sliding is None:
+            return
+        window = timedelta(seconds=int(sliding))
+        new_expiry = now + window
+        if absolute is not None:
+            new_expiry = min(new_expiry, self.dialect.read_time(absolute))
+        if new_expiry - self.dialect.read_time(expires) <= window * tolerance:
+            return
+        param = self.dialect.time_param(new_expiry)
+        cursor.execute(self._sql_slide, param, key, param)
+        self.slide_writes += 1
+
+    def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        expires_at = expiry.expires_at(now)
+        if expires_at is None:  # unreachable: empty options get the default sliding window
+            raise CacheError(f"set of {key!r}: a SQL cache entry needs an absolute or a sliding expiration")
+        sliding = None if expiry.sliding is None else max(1, int(expiry.sliding.total_seconds()))
+        absolute = None if expiry.absolute is None else self.dialect.time_param(expiry.absolute)
+        with self._cursor("set", key) as cursor:
+            cursor.execute(self._sql_upsert, key, value, self.dialect.time_param(expires_at), sliding, absolute)
+        self._maybe_sweep(now)
+
+    def _remove(self, key: str) -> None:
+        with self._cursor("remove", key) as cursor:
+            cursor.execute(self._sql_delete, key)
+        self._maybe_sweep(self._clock())
+
+    async def _aget(self, key: str) -> bytes | None:
+        return await self._in_thread(self._get, key)
+
+    async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        await self._in_thread(self._set, key, value, expiry, now)
+
+    async def _arefresh(self, key: str) -> None:
+        await self._in_thread(self._refresh, key)
+
+    async def _aremove(self, key: str) -> None:
+        await self._in_thread(self._remove, key)
+
+    # -- expired rows ------------------------------------------------------------------------------
+    def delete_expired(self) -> int:
+        """Deletes every expired row, one bounded batch per statement; returns how many went."""
+        now_param = self.dialect.time_param(self._clock())
+        deleted = 0
+        while True:
+            with self._cursor("delete of expired rows") as cursor:
+                count = int(cursor.execute(self._sql_sweep, now_param).rowcount)
+            deleted += max(count, 0)
+            if count < self.sweep_batch_size:
+                return deleted
+
+    async def adelete_expired(self) -> int:
+        return await self._in_thread(self.delete_expired)
+
+    def _maybe_sweep(self, now: datetime) -> None:
+        """Starts a background sweep once the interval has passed since the last one, as .NET does."""
+        if now - self._last_sweep < self.sweep_interval:
+            return
+        with self._sweep_lock:
+            if now - self._last_sweep < self.sweep_interval:
+                return
+            self._last_sweep = now
+            future = self._executor.submit(self.delete_expired)
+            self._sweeps.add(future)
+            future.add_done_callback(self._sweep_done)
+
+    def _sweep_done(self, future: Future[int]) -> None:
+        self._sweeps.discard(future)
+        exc = future.exception()
+        if exc is not None:
+            log.warning("sweep of expired rows in %s failed: %s", self.target.table, exc)
+
+    # -- table management --------------------------------------------------------------------------
+    def create_table(self, *, if_not_exists: bool = True) -> None:
+        """Creates the table and its index, as ``farm sql-cache create`` does."""
+        with self._cursor("create table") as cursor:
+            for statement in self.dialect.create_table(
+                self.target.schema, self.target.table, if_not_exists=if_not_exists
+            ):
+                cursor.execute(statement)
+
+    def drop_table(self, *, if_exists: bool = True) -> None:
+        with self._cursor("drop table") as cursor:
+            for statement in self.dialect.drop_table(self.target.schema, self.target.table, if_exists=if_exists):
+                cursor.execute(statement)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._pool.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+
+def _driver_message(exc: pyodbc.Error) -> str:
+    return str(exc.args[1] if len(exc.args) > 1 else exc)
+
+
+def _wrap(exc: pyodbc.Error, what: str, target: SqlTarget) -> CacheError:
+    state = str(exc.args[0]) if exc.args else ""
+    message = mask_secrets(_driver_message(exc))
+    if state in _MISSING_TABLE_STATES or "no such table" in message.lower():
+        return CacheError(
+            f"{what} failed: table {target.table!r} does not exist in {target.masked}; "
+            "create it with `farm sql-cache create CONNECTION SCHEMA TABLE`"
+        )
+    if state.startswith(_CONNECTION_STATES_PREFIX) or isinstance(exc, pyodbc.OperationalError):
+        return CacheConnectionError(f"{what} failed: {target.masked}: {message}")
+    return CacheError(f"{what} failed on {target.masked}: {message}")

@@ -1,0 +1,325 @@
+"""The SQL of the cache table, per database: DDL, the upsert, reads, slides and the batched sweep.
+
+Every dialect stores the columns of the .NET SQL Server cache (``Id``, ``Value``, ``ExpiresAtTime``,
+``SlidingExpirationInSeconds``, ``AbsoluteExpiration``) with the nearest equivalent types. Statements take
+``?`` parameters; identifiers are checked by ``check_identifier`` and then quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+from farm.cache.errors import InvalidIdentifierError
+
+KEY_COLUMN_LENGTH = 449
+INDEX_NAME = "Index_ExpiresAtTime"
+COLUMNS = ("Id", "Value", "ExpiresAtTime", "SlidingExpirationInSeconds", "AbsoluteExpiration")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class Dialect(ABC):
+    name: ClassVar[str]
+    default_schema: ClassVar[str | None]
+    max_identifier_length: ClassVar[int]
+    # Where index names are unique per schema rather than per table, the table's name prefixes it.
+    index_names_per_schema: ClassVar[bool] = False
+
+    # -- identifiers -------------------------------------------------------------------------------
+    @abstractmethod
+    def quote(self, identifier: str) -> str: ...
+
+    def check_identifier(self, what: str, name: str) -> str:
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise InvalidIdentifierError(
+                f"{what} name {name!r} is not a plain identifier: use letters, digits and '_', "
+                "not starting with a digit"
+            )
+        if len(name) > self.max_identifier_length:
+            raise InvalidIdentifierError(
+                f"{what} name {name!r} is {len(name)} characters long; {self.name} allows at most "
+                f"{self.max_identifier_length}"
+            )
+        return name
+
+    def table_ref(self, schema: str | None, table: str) -> str:
+        self.check_identifier("table", table)
+        if schema is None:
+            return self.quote(table)
+        return f"{self.quote(self.check_identifier('schema', schema))}.{self.quote(table)}"
+
+    def index_name(self, table: str) -> str:
+        name = f"{table}_{INDEX_NAME}" if self.index_names_per_schema else INDEX_NAME
+        return self.check_identifier("index", name)
+
+    def columns(self) -> str:
+        return ", ".join(self.quote(c) for c in COLUMNS)
+
+    # -- values ------------------------------------------------------------------------------------
+    def time_param(self, moment: datetime) -> Any:
+        """A UTC instant as the driver should bind it: naive UTC unless a dialect needs otherwise."""
+        return moment.astimezone(UTC).replace(tzinfo=None)
+
+    def read_time(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a timestamp from the database, got {type(value).__name__}: {value!r}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def session_setup(self) -> list[str]:
+        """Statements run once on every new connection."""
+        return []
+
+    # -- DDL ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]: ...
+
+    def drop_table(self, schema: str | None, table: str, *, if_exists: bool) -> list[str]:
+        guard = "IF EXISTS " if if_exists else ""
+        return [f"DROP TABLE {guard}{self.table_ref(schema, table)}"]
+
+    # -- DML ---------------------------------------------------------------------------------------
+    def select_entry(self, ref: str) -> str:
+        """Params: id, now. The value and expiry of a row that has not expired."""
+        q = self.quote
+        return (
+            f"SELECT {q('Value')}, {q('ExpiresAtTime')}, {q('SlidingExpirationInSeconds')}, "
+            f"{q('AbsoluteExpiration')} FROM {ref} WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} >= ?"
+        )
+
+    def select_expiry(self, ref: str) -> str:
+        """Params: id, now. As select_entry without the value, for refresh."""
+        q = self.quote
+        return (
+            f"SELECT {q('ExpiresAtTime')}, {q('SlidingExpirationInSeconds')}, {q('AbsoluteExpiration')} "
+            f"FROM {ref} WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} >= ?"
+        )
+
+    def slide(self, ref: str) -> str:
+        """Params: new expiry, id, new expiry. Moves expiry forward only, so racing readers cannot undo it."""
+        q = self.quote
+        return f"UPDATE {ref} SET {q('ExpiresAtTime')} = ? WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} < ?"
+
+    @abstractmethod
+    def upsert(self, ref: str) -> str:
+        """Params: id, value, expires at, sliding seconds, absolute expiration. One statement."""
+
+    def delete(self, ref: str) -> str:
+        return f"DELETE FROM {ref} WHERE {self.quote('Id')} = ?"
+
+    @abstractmethod
+    def delete_expired_batch(self, ref: str, batch_size: int) -> str:
+        """Params: now. Deletes at most ``batch_size`` expired rows, so that no sweep holds a long lock."""
+
+    def select_by_key(self, ref: str) -> str:
+        """Params: id. The raw row, expired or not (for tools and tests)."""
+        return f"SELECT {self.columns()} FROM {ref} WHERE {self.quote('Id')} = ?"
+
+
+class PostgreSQL(Dialect):
+    name = "postgresql"
+    default_schema = "public"
+    max_identifier_length = 63
+    index_names_per_schema = True
+
+    def quote(self, identifier: str) -> str:
+        return f'"{identifier}"'
+
+    def session_setup(self) -> list[str]:
+        # The ODBC driver hands timestamptz back as a naive time in the session's zone: pin it to UTC.
+        return ["SET TIME ZONE 'UTC'"]
+
+    def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
+        ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
+        return [
+            f"CREATE TABLE {guard}{ref} (\n"
+            f'    {q("Id")} varchar({KEY_COLUMN_LENGTH}) COLLATE "C" NOT NULL PRIMARY KEY,\n'
+            f"    {q('Value')} bytea NOT NULL,\n"
+            f"    {q('ExpiresAtTime')} timestamptz NOT NULL,\n"
+            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
+            f"    {q('AbsoluteExpiration')} timestamptz NULL\n)",
+            f"CREATE INDEX {guard}{q(self.index_name(table))} ON {ref} ({q('ExpiresAtTime')})",
+        ]
+
+    def upsert(self, ref: str) -> str:
+        q = self.quote
+        updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in COLUMNS[1:])
+        return (
+            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
+        )
+
+    def delete_expired_batch(self, ref: str, batch_size: int) -> str:
+        q = self.quote
+        # SKIP LOCKED: rows that a live request holds are left for the next sweep instead of waited for.
+        return (
+            f"DELETE FROM {ref} WHERE {q('Id')} IN (SELECT {q('Id')} FROM {ref} WHERE {q('ExpiresAtTime')} < ? "
+            f"LIMIT {int(batch_size)} FOR UPDATE SKIP LOCKED)"
+        )
+
+
+class MariaDB(Dialect):
+    """MariaDB and MySQL. The schema is the database; none means the connection's database."""
+
+    name = "mariadb"
+    default_schema = None
+    max_identifier_length = 64
+
+    def quote(self, identifier: str) -> str:
+        return f"`{identifier}`"
+
+    def time_param(self, moment: datetime) -> Any:
+        # The ODBC driver drops the microseconds of a bound datetime; a string keeps them.
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def session_setup(self) -> list[str]:
+        return ["SET time_zone = '+00:00'"]
+
+    def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
+        ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
+        return [
+            f"CREATE TABLE {guard}{ref} (\n"
+            f"    {q('Id')} varchar({KEY_COLUMN_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n"
+            f"    {q('Value')} longblob NOT NULL,\n"
+            f"    {q('ExpiresAtTime')} datetime(6) NOT NULL,\n"
+            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
+            f"    {q('AbsoluteExpiration')} datetime(6) NULL,\n"
+            f"    PRIMARY KEY ({q('Id')}),\n"
+            f"    INDEX {q(self.index_name(table))} ({q('ExpiresAtTime')})\n"
+            ") ENGINE=InnoDB"
+        ]
+
+    def upsert(self, ref: str) -> str:
+        q = self.quote
+        updates = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in COLUMNS[1:])
+        return f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE {updates}"
+
+    def delete_expired_batch(self, ref: str, batch_size: int) -> str:
+        return f"DELETE FROM {ref} WHERE {self.quote('ExpiresAtTime')} < ? LIMIT {int(batch_size)}"
+
+
+class SQLite(Dialect):
+    """Times are ISO 8601 text of fixed width in UTC, which sorts and compares as time does."""
+
+    name = "sqlite"
+    default_schema = "main"
+    max_identifier_length = 128
+    index_names_per_schema = True
+
+    def quote(self, identifier: str) -> str:
+        return f'"{identifier}"'
+
+    def time_param(self, moment: datetime) -> Any:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def session_setup(self) -> list[str]:
+        # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
+        return ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
+
+    def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
+        ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
+        index_ref = self.table_ref(schema, self.index_name(table))
+        return [
+            f"CREATE TABLE {guard}{ref} (\n"
+            f"    {q('Id')} varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY,\n"
+            f"    {q('Value')} blob NOT NULL,\n"
+            f"    {q('ExpiresAtTime')} text NOT NULL,\n"
+            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
+            f"    {q('AbsoluteExpiration')} text NULL\n)",
+            f"CREATE INDEX {guard}{index_ref} ON {q(table)} ({q('ExpiresAtTime')})",
+        ]
+
+    def upsert(self, ref: str) -> str:
+        q = self.quote
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in COLUMNS[1:])
+        return (
+            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
+        )
+
+    def delete_expired_batch(self, ref: str, batch_size: int) -> str:
+        return (
+            f"DELETE FROM {ref} WHERE rowid IN (SELECT rowid FROM {ref} "
+            f"WHERE {self.quote('ExpiresAtTime')} < ? LIMIT {int(batch_size)})"
+        )
+
+
+SQL_SS_TIMESTAMPOFFSET = -155
+
+
+def read_datetimeoffset(raw: bytes) -> datetime:
+    """pyodbc output converter for SQL Server's datetimeoffset, which pyodbc cannot read on its own."""
+    import struct
+
+    year, month, day, hour, minute, second, nanos, off_h, off_m = struct.unpack("<6hI2h", raw)
+    zone = timezone(timedelta(hours=off_h, minutes=off_m))
+    return datetime(year, month, day, hour, minute, second, nanos // 1000, tzinfo=zone)
+
+
+class SqlServer(Dialect):
+    """T-SQL; the DDL is the one ``dotnet sql-cache create`` runs."""
+
+    name = "sqlserver"
+    default_schema = "dbo"
+    max_identifier_length = 128
+
+    def quote(self, identifier: str) -> str:
+        return f"[{identifier}]"
+
+    def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
+        ref, q = self.table_ref(schema, table), self.quote
+        create = (
+            f"CREATE TABLE {ref} (\n"
+            f"    Id nvarchar({KEY_COLUMN_LENGTH}) COLLATE SQL_Latin1_General_CP1_CS_AS NOT NULL,\n"
+            "    Value varbinary(MAX) NOT NULL,\n"
+            "    ExpiresAtTime datetimeoffset NOT NULL,\n"
+            "    SlidingExpirationInSeconds bigint NULL,\n"
+            "    AbsoluteExpiration datetimeoffset NULL,\n"
+            "    PRIMARY KEY (Id)\n)"
+        )
+        index = f"CREATE NONCLUSTERED INDEX {q(self.index_name(table))} ON {ref}(ExpiresAtTime)"
+        if not if_not_exists:
+            return [create, index]
+        literal = ref.replace("'", "''")
+        return [f"IF OBJECT_ID(N'{literal}', N'U') IS NULL\nBEGIN\n{create};\n{index};\nEND"]
+
+    def drop_table(self, schema: str | None, table: str, *, if_exists: bool) -> list[str]:
+        ref = self.table_ref(schema, table)
+        if not if_exists:
+            return [f"DROP TABLE {ref}"]
+        literal = ref.replace("'", "''")
+        return [f"IF OBJECT_ID(N'{literal}', N'U') IS NOT NULL DROP TABLE {ref}"]
+
+    def upsert(self, ref: str) -> str:
+        q = self.quote
+        updates = ", ".join(f"{q(c)} = source.{q(c)}" for c in COLUMNS[1:])
+        sources = ", ".join(
+            f"CAST(? AS {t}) AS {q(c)}"
+            for c, t in zip(
+                COLUMNS,
+                (
+                    f"nvarchar({KEY_COLUMN_LENGTH})",
+                    "varbinary(max)",
+                    "datetimeoffset",
+                    "bigint",
+                    "datetimeoffset",
+                ),
+                strict=True,
+            )
+        )
+        inserts = ", ".join(f"source.{q(c)}" for c in COLUMNS)
+        return (
+            f"MERGE {ref} WITH (HOLDLOCK) AS target USING (SELECT {sources}) AS source "
+            f"ON target.{q('Id')} = source.{q('Id')} "
+            f"WHEN MATCHED THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED THEN INSERT ({self.columns()}) VALUES ({inserts});"
+        )
+
+    def delete_expired_batch(self, ref: str, batch_size: int) -> str:
+        return f"DELETE TOP ({int(batch_size)}) FROM {ref} WHERE {self.quote('ExpiresAtTime')} < ?"
+
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (PostgreSQL(), MariaDB(), SQLite(), SqlServer())}

@@ -1,0 +1,55 @@
+"""``from_url``: one string picks and configures a backend, as a connection string does in ASP.NET Core."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from farm.cache.base import DistributedCache
+from farm.cache.errors import CacheConfigError
+from farm.cache.memory import MemoryCache
+from farm.cache.redis_cache import RedisCache
+from farm.cache.secrets import mask_secrets
+from farm.cache.sql import SqlCache
+from farm.cache.sql.target import is_sql_url
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def from_url(url: str, **options: Any) -> DistributedCache:
+    """``memory://``, ``redis://[:password@]host[:port][/db][?instance_name=X]``, ``rediss://...``,
+    ``postgresql://``, ``mariadb://``/``mysql://``, ``sqlite:///file.db``, ``mssql://`` or an ODBC
+    connection string (``Driver={...};Server=...``). Keyword options go to the backend's constructor."""
+    if not isinstance(url, str) or not url.strip():
+        raise CacheConfigError(f"cache URL must be a non-empty string, not {url!r}")
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme == "memory":
+        query = _query(url)
+        if "size_limit" in query:
+            options.setdefault("size_limit", _int_option(url, "size_limit", query["size_limit"]))
+        return MemoryCache(**options)
+    if scheme in REDIS_SCHEMES:
+        query = _query(url)
+        if "instance_name" in query:
+            options.setdefault("instance_name", query.pop("instance_name"))
+            parts = urlsplit(url)
+            url = urlunsplit(parts._replace(query=urlencode(query)))
+        return RedisCache(url, **options)
+    if is_sql_url(url):
+        return SqlCache(url, **options)
+    raise CacheConfigError(
+        f"unknown cache URL {mask_secrets(url)}: use memory://, redis://, rediss://, postgresql://, "
+        "mariadb://, mysql://, sqlite:///, mssql:// or an ODBC connection string"
+    )
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def _int_option(url: str, name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise CacheConfigError(f"{name}={value!r} in {mask_secrets(url)} is not a whole number") from None

@@ -1,0 +1,1 @@
+"""The web server node of a farm."""

@@ -1,0 +1,1 @@
+"""A round-robin reverse proxy in front of the nodes."""
