@@ -60,6 +60,8 @@ class DistributedCache(ABC):
     def _prepare_set(self, key: str, value: bytes, options: EntryOptions | None) -> tuple[str, bytes, Expiry, datetime]:
         key = validate_key(key, self.max_key_length)
         value = validate_value(value)
+        if options is not None and not isinstance(options, EntryOptions):
+            raise TypeError(f"options must be EntryOptions, not {type(options).__name__}")
         now = self._clock()
         if options is None or options.is_empty:
             options = self._default_options

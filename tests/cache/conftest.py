@@ -1,0 +1,104 @@
+"""One fixture, ``backend``, with a parameter per cache backend, each on a real server.
+
+Memory and SQL compute expiry on the client, so their tests move an injected clock; Redis expires keys
+itself, so its tests sleep for real (short, sub-second-precise TTLs).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from farm.cache import DistributedCache, MemoryCache, RedisCache, SqlCache
+from farm.servers import ServerProcess
+from farm.servers.mariadb import mariadb_url
+from farm.servers.postgres import postgres_url
+from farm.servers.redis import redis_url
+from tests.clock import ManualClock
+
+SQL_BACKENDS = ["postgresql", "mariadb", "sqlite"] + (["sqlserver"] if os.environ.get("FARM_TEST_MSSQL") else [])
+BACKENDS = ["memory", "redis", *SQL_BACKENDS]
+SHARED_BACKENDS = ["redis", *SQL_BACKENDS]
+
+
+@dataclass
+class Backend:
+    """A cache under test, how to move its time, and how to open a second client on the same store."""
+
+    name: str
+    cache: DistributedCache
+    advance: Callable[[float], None]
+    open_another: Callable[[], DistributedCache]
+
+    @property
+    def is_sql(self) -> bool:
+        return self.name in SQL_BACKENDS
+
+
+def sql_connection(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if name == "postgresql":
+        server: ServerProcess = request.getfixturevalue("postgres_server")
+        return postgres_url(server)
+    if name == "mariadb":
+        return mariadb_url(request.getfixturevalue("mariadb_server"))
+    if name == "sqlite":
+        return f"sqlite:///{tmp_path / 'cache.db'}"
+    return os.environ["FARM_TEST_MSSQL"]
+
+
+@pytest.fixture
+def sql_table() -> str:
+    return f"cache_{uuid.uuid4().hex[:12]}"
+
+
+async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path, table: str) -> AsyncIterator[Backend]:
+    opened: list[DistributedCache] = []
+    if name == "memory":
+        clock = ManualClock()
+        cache: DistributedCache = MemoryCache(clock=clock)
+        yield Backend(name, cache, clock.advance, lambda: MemoryCache(clock=clock))
+        return
+    if name == "redis":
+        url = redis_url(request.getfixturevalue("redis_server"))
+        instance = f"test-{uuid.uuid4().hex[:8]}:"
+
+        def another_redis() -> DistributedCache:
+            opened.append(RedisCache(url, instance_name=instance))
+            return opened[-1]
+
+        cache = RedisCache(url, instance_name=instance)
+        yield Backend(name, cache, time.sleep, another_redis)
+        await cache.aclose()
+    else:
+        connection = sql_connection(name, request, tmp_path)
+        clock = ManualClock()
+
+        def another_sql() -> DistributedCache:
+            opened.append(SqlCache(connection, table=table, clock=clock))
+            return opened[-1]
+
+        sql = SqlCache(connection, table=table, clock=clock)
+        sql.create_table()
+        yield Backend(name, sql, clock.advance, another_sql)
+        sql.drop_table()
+        await sql.aclose()
+    for other in opened:
+        await other.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Backend]:
+    async for opened in open_backend(request.param, request, tmp_path, sql_table):
+        yield opened
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+async def shared_backend(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Backend]:
+    async for opened in open_backend(request.param, request, tmp_path, sql_table):
+        yield opened
