@@ -19,5 +19,5 @@ class KeyTooLongError(CacheError, ValueError):
     """The key does not fit the backend's key column (the .NET SQL cache would silently truncate it)."""
 
 
-class InvalidIdentifierError(CacheError, ValueError):
+class InvalidIdentifierError(CacheConfigError):
     """A schema or table name is not a plain SQL identifier."""

@@ -57,8 +57,9 @@ def is_odbc_string(text: str) -> bool:
     return "://" not in text and "=" in text and re.match(r"\s*[A-Za-z ]+\s*=", text) is not None
 
 
-def _odbc_value(value: str) -> str:
-    return "{" + value.replace("}", "}}") + "}" if re.search(r"[;{}\s]", value) else value
+def _odbc_value(name: str, value: str) -> str:
+    needs_braces = name == "Driver" or re.search(r"[;{}\s]", value)
+    return "{" + value.replace("}", "}}") + "}" if needs_braces else value
 
 
 def _odbc_attributes(text: str) -> dict[str, str]:
@@ -113,7 +114,7 @@ def parse_sql_target(
         password = unquote(parts.password) if parts.password is not None else None
         attributes = _server_attributes(chosen.name, driver, parts.hostname, port, database, user, password)
         attributes.update(extra)
-    connection_string = ";".join(f"{k}={_odbc_value(v)}" for k, v in attributes.items() if v is not None) + ";"
+    connection_string = ";".join(f"{k}={_odbc_value(k, v)}" for k, v in attributes.items() if v is not None) + ";"
     return _target(connection_string, chosen, schema or query.get("schema"), table or query.get("table"))
 
 

@@ -1,0 +1,1 @@
+"""The subcommands of the ``farm`` console script, one module each."""

@@ -1,0 +1,202 @@
+"""What only the SQL backend does: the .NET table layout, lazy slides, batched sweeps, errors, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyodbc
+import pytest
+
+from farm.cache import CacheConfigError, CacheConnectionError, CacheError, EntryOptions, SqlCache, from_url
+from farm.servers import free_port
+from tests.cache.conftest import SQL_BACKENDS, sql_connection
+from tests.clock import ManualClock
+
+
+class Sql:
+    def __init__(self, cache: SqlCache, clock: ManualClock) -> None:
+        self.cache, self.clock = cache, clock
+        self.ref = cache.dialect.table_ref(cache.target.schema, cache.target.table)
+        self.conn = pyodbc.connect(cache.target.connection_string, autocommit=True)
+        for statement in cache.dialect.session_setup():
+            self.conn.execute(statement)
+
+    def row(self, key: str) -> tuple[bytes, datetime, int | None, datetime | None] | None:
+        found = self.conn.execute(self.cache.dialect.select_by_key(self.ref), key).fetchone()
+        if found is None:
+            return None
+        read = self.cache.dialect.read_time
+        return (found[1], read(found[2]), found[3], None if found[4] is None else read(found[4]))
+
+    def insert(self, key: str, value: bytes, expires: datetime, sliding: int | None, absolute: datetime | None) -> None:
+        """A row as the .NET cache writes it."""
+        param = self.cache.dialect.time_param
+        self.conn.execute(
+            f"INSERT INTO {self.ref} ({self.cache.dialect.columns()}) VALUES (?, ?, ?, ?, ?)",
+            key, value, param(expires), sliding, None if absolute is None else param(absolute),
+        )  # fmt: skip
+
+    def count(self) -> int:
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {self.ref}").fetchone()[0])
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def sql(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Sql]:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    cache = SqlCache(sql_connection(request.param, request, tmp_path), table=sql_table, clock=clock)
+    cache.create_table()
+    helper = Sql(cache, clock)
+    yield helper
+    helper.conn.close()
+    cache.drop_table()
+    await cache.aclose()
+
+
+def test_set_writes_the_dotnet_columns(sql: Sql) -> None:
+    now = sql.clock.now
+    absolute = now + timedelta(hours=1)
+    sql.cache.set("k", b"payload", EntryOptions(absolute_expiration=absolute, sliding_expiration=timedelta(minutes=5)))
+    assert sql.row("k") == (b"payload", now + timedelta(minutes=5), 300, absolute)
+    sql.cache.set("abs", b"x", EntryOptions(absolute_expiration=absolute))
+    assert sql.row("abs") == (b"x", absolute, None, absolute)
+
+
+def test_without_options_a_twenty_minute_sliding_window_applies(sql: Sql) -> None:
+    sql.cache.set("k", b"v")
+    sql.cache.set("e", b"v", EntryOptions())
+    assert sql.row("k") == (b"v", sql.clock.now + timedelta(minutes=20), 1200, None)
+    assert sql.row("e") == sql.row("k")
+    sql.clock.advance(19 * 60)
+    assert sql.cache.get("k") == b"v"
+    sql.clock.advance(21 * 60)
+    assert sql.cache.get("k") is None
+
+
+def test_a_row_written_by_dotnet_is_read_and_slid(sql: Sql) -> None:
+    now = sql.clock.now
+    sql.insert("dotnet", b"\x00\xff", now + timedelta(seconds=20), 20, now + timedelta(hours=1))
+    sql.clock.advance(10)
+    assert sql.cache.get("dotnet") == b"\x00\xff"
+    assert sql.row("dotnet") == (b"\x00\xff", sql.clock.now + timedelta(seconds=20), 20, now + timedelta(hours=1))
+
+
+def test_reads_write_the_slide_only_when_it_moves_expiry_enough(sql: Sql) -> None:
+    sql.cache.set("hot", b"v", EntryOptions(sliding_expiration=timedelta(seconds=100)))
+    written = sql.row("hot")
+    for _ in range(20):  # 20 reads within 4 s: under 5% of the window, so no write
+        sql.clock.advance(0.2)
+        assert sql.cache.get("hot") == b"v"
+    assert sql.cache.slide_writes == 0
+    assert sql.row("hot") == written
+    sql.clock.advance(2)
+    assert sql.cache.get("hot") == b"v"
+    assert sql.cache.slide_writes == 1
+    assert sql.row("hot")[1] == sql.clock.now + timedelta(seconds=100)  # type: ignore[index]
+
+
+def test_reads_of_entries_without_sliding_window_never_write(sql: Sql) -> None:
+    sql.cache.set("k", b"v", EntryOptions(absolute_expiration_relative_to_now=timedelta(seconds=100)))
+    for _ in range(5):
+        sql.clock.advance(10)
+        assert sql.cache.get("k") == b"v"
+    assert sql.cache.slide_writes == 0
+
+
+def test_expired_rows_are_deleted_in_bounded_batches(sql: Sql) -> None:
+    now = sql.clock.now
+    for i in range(25):
+        sql.insert(f"old-{i}", b"x", now - timedelta(seconds=1 + i), None, now - timedelta(seconds=1))
+    sql.cache.set("live", b"v", EntryOptions(sliding_expiration=timedelta(minutes=1)))
+    one_batch = sql.cache.dialect.delete_expired_batch(sql.ref, 10)
+    assert sql.conn.execute(one_batch, sql.cache.dialect.time_param(now)).rowcount == 10
+    assert sql.count() == 16
+    small = SqlCache(sql.cache.target, clock=sql.clock, sweep_batch_size=4)
+    assert small.delete_expired() == 15
+    small.close()
+    assert sql.count() == 1
+    assert sql.cache.get("live") == b"v"
+
+
+async def test_a_sweep_starts_in_the_background_once_the_interval_has_passed(sql: Sql) -> None:
+    now = sql.clock.now
+    sql.insert("old", b"x", now + timedelta(minutes=1), None, now + timedelta(minutes=1))
+    sql.clock.advance(29 * 60)
+    await sql.cache.aget("anything")
+    sql.cache.close()  # waits for sweeps in flight
+    assert sql.count() == 1, "no sweep before 30 minutes"
+    cache = SqlCache(sql.cache.target, clock=sql.clock)
+    sql.clock.advance(31 * 60)
+    await cache.aget("anything")
+    cache.close()
+    assert sql.count() == 0
+
+
+def test_the_sweep_interval_has_the_dotnet_minimum(sql: Sql) -> None:
+    with pytest.raises(CacheConfigError, match="cannot be less than the minimum value of 5 minutes"):
+        SqlCache(sql.cache.target, expired_items_deletion_interval=timedelta(minutes=4))
+
+
+def test_a_missing_table_says_how_to_create_it(sql: Sql) -> None:
+    cache = SqlCache(sql.cache.target.connection_string, table="no_such_table")
+    with pytest.raises(CacheError, match="farm sql-cache create") as caught:
+        cache.get("k")
+    assert isinstance(caught.value.__cause__, pyodbc.Error)
+    cache.close()
+
+
+def _lock_statements(dialect: str, ref: str) -> list[str]:
+    """Statements that leave the row 'k' locked by another connection until it commits."""
+    if dialect == "sqlite":
+        return ["BEGIN IMMEDIATE"]
+    if dialect == "postgresql":
+        return ["BEGIN", f"SELECT 1 FROM {ref} WHERE \"Id\" = 'k' FOR UPDATE"]
+    return ["START TRANSACTION", f"SELECT 1 FROM {ref} WHERE `Id` = 'k' FOR UPDATE"]
+
+
+async def test_async_calls_do_not_block_the_event_loop(sql: Sql) -> None:
+    sql.cache.set("k", b"before")
+    locker = pyodbc.connect(sql.cache.target.connection_string, autocommit=True)
+    for statement in _lock_statements(sql.cache.dialect.name, sql.ref):
+        locker.execute(statement)
+    write = asyncio.create_task(sql.cache.aset("k", b"after"))
+    ticks = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 0.5:
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not write.done(), "the write should wait for the lock held by the other connection"
+    assert ticks > 20, f"the event loop ran only {ticks} times in 0.5 s while a write waited"
+    locker.execute("COMMIT")
+    await asyncio.wait_for(write, 10)
+    locker.close()
+    assert await sql.cache.aget("k") == b"after"
+
+
+async def test_an_unreachable_database_raises_without_the_password() -> None:
+    cache = from_url(f"postgresql://cache:s3cret-pw@127.0.0.1:{free_port()}/db", connect_timeout=2)
+    with pytest.raises(CacheConnectionError) as caught:
+        await cache.aget("k")
+    assert "s3cret-pw" not in str(caught.value)
+    assert "Pwd=***" in str(caught.value)
+    assert "s3cret-pw" not in repr(cache)
+    await cache.aclose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'c.db'}"
+
+
+def test_from_url_takes_table_and_schema_from_the_query(sqlite_url: str) -> None:
+    cache = from_url(sqlite_url + "?table=MyCache")
+    assert isinstance(cache, SqlCache)
+    assert (cache.target.schema, cache.target.table) == ("main", "MyCache")
+    cache.create_table()
+    cache.set("k", b"v")
+    with from_url(sqlite_url, table="MyCache") as other:
+        assert other.get("k") == b"v"
+    cache.close()
