@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from typing import Any, cast
 import redis
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from farm.cache.base import DistributedCache
@@ -68,8 +69,7 @@ class RedisCache(DistributedCache):
             self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
             raise CacheConfigError(f"bad Redis URL {self.url}: {mask_secrets(str(exc))}") from None
-        self._script = self._client.register_script(SLIDE_SCRIPT)
-        self._ascript = self._aclient.register_script(SLIDE_SCRIPT)
+        self._script_sha = hashlib.sha1(SLIDE_SCRIPT.encode()).hexdigest()
         self.scripts_allowed = True
 
     def __repr__(self) -> str:
@@ -108,8 +108,12 @@ class RedisCache(DistributedCache):
         now = self._clock()
         with self._errors(operation, key):
             if self.scripts_allowed:
+                args = script_args(now, with_data)
                 try:
-                    return cast(bytes | None, self._script(keys=[redis_key], args=script_args(now, with_data)))
+                    try:
+                        return cast(bytes | None, self._client.evalsha(self._script_sha, 1, redis_key, *args))
+                    except NoScriptError:  # first use on this server, or after SCRIPT FLUSH
+                        return cast(bytes | None, self._client.eval(SLIDE_SCRIPT, 1, redis_key, *args))
                 except ResponseError as exc:
                     if not self._note_script_refusal(exc):
                         raise
@@ -148,8 +152,12 @@ class RedisCache(DistributedCache):
         now = self._clock()
         with self._errors(operation, key):
             if self.scripts_allowed:
+                args = script_args(now, with_data)
                 try:
-                    result = await self._ascript(keys=[redis_key], args=script_args(now, with_data))
+                    try:
+                        result = await self._aclient.evalsha(self._script_sha, 1, redis_key, *args)
+                    except NoScriptError:
+                        result = await self._aclient.eval(SLIDE_SCRIPT, 1, redis_key, *args)
                     return cast(bytes | None, result)
                 except ResponseError as exc:
                     if not self._note_script_refusal(exc):

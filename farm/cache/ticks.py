@@ -8,6 +8,7 @@ TICKS_PER_SECOND = 10_000_000
 TICKS_PER_MICROSECOND = 10
 UNIX_EPOCH_TICKS = 621_355_968_000_000_000
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def datetime_to_ticks(moment: datetime) -> int:
@@ -29,3 +30,12 @@ def timedelta_to_ticks(duration: timedelta) -> int:
 
 def ticks_to_timedelta(ticks: int) -> timedelta:
     return timedelta(microseconds=ticks // TICKS_PER_MICROSECOND)
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Whole microseconds since 1970-01-01 UTC: how the SQL backend compares times cheaply."""
+    return (moment - _UNIX_EPOCH) // _MICROSECOND
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    return _UNIX_EPOCH + timedelta(microseconds=micros)

@@ -69,7 +69,7 @@ def test_empty_url() -> None:
         ),
         (
             "sqlite:////var/lib/cache.db",
-            ("sqlite", "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;", "main", "DistributedCache"),
+            ("sqlite", "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;BigInt=1;", "main", "DistributedCache"),
         ),
     ],
 )  # fmt: skip
@@ -85,6 +85,7 @@ def test_odbc_connection_strings_are_accepted_and_their_dialect_detected(tmp_pat
     cache = from_url(f"Driver={{SQLite3}};Database={tmp_path / 'x.db'}")
     assert isinstance(cache, SqlCache)
     assert cache.dialect.name == "sqlite"
+    assert cache.target.connection_string.endswith(";BigInt=1;"), "64-bit integers need it with this driver"
     cache.close()
 
 

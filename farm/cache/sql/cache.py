@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import pyodbc
 
@@ -21,6 +20,7 @@ from farm.cache.secrets import mask_secrets
 from farm.cache.sql.dialects import KEY_COLUMN_LENGTH, SQL_SS_TIMESTAMPOFFSET, read_datetimeoffset
 from farm.cache.sql.pool import ConnectionPool
 from farm.cache.sql.target import SqlTarget, parse_sql_target
+from farm.cache.ticks import epoch_micros, from_epoch_micros
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +109,23 @@ class SqlCache(DistributedCache):
             conn.execute(statement).close()
         return conn
 
-    @contextmanager
-    def _cursor(self, operation: str, key: str | None = None) -> Iterator[pyodbc.Cursor]:
-        what = f"sql {operation}" + (f" of {key!r}" if key is not None else "")
+    def _run(self, operation: str, key: str | None, work: Callable[[pyodbc.Cursor], T]) -> T:
+        """Runs ``work`` on a pooled cursor; driver errors become CacheErrors with the password masked."""
+        pool = self._pool
         try:
-            with self._pool.connection() as conn:
-                cursor = conn.cursor()
-                try:
-                    yield cursor
-                finally:
-                    cursor.close()
+            cursor = pool.acquire()
         except pyodbc.Error as exc:
-            raise _wrap(exc, what, self.target) from exc
+            raise _wrap(exc, _what(operation, key), self.target) from exc
+        try:
+            result = work(cursor)
+        except pyodbc.Error as exc:
+            pool.discard(cursor)
+            raise _wrap(exc, _what(operation, key), self.target) from exc
+        except BaseException:
+            pool.discard(cursor)
+            raise
+        pool.release(cursor)
+        return result
 
     def _in_thread(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
@@ -129,45 +134,41 @@ class SqlCache(DistributedCache):
     # -- primitives --------------------------------------------------------------------------------
     def _get(self, key: str) -> bytes | None:
         now = self._clock()
-        with self._cursor("get", key) as cursor:
-            row = cursor.execute(self._sql_select, key, self.dialect.time_param(now)).fetchone()
-            if row is None:
-                value = None
-            else:
-                value = bytes(row[0])
-                self._slide(cursor, key, now, row[1], row[2], row[3], self.slide_tolerance)
+        value = self._run("get", key, lambda cursor: self._read(cursor, key, now, self._sql_select))
         self._maybe_sweep(now)
         return value
 
     def _refresh(self, key: str) -> None:
         now = self._clock()
-        with self._cursor("refresh", key) as cursor:
-            row = cursor.execute(self._sql_select_expiry, key, self.dialect.time_param(now)).fetchone()
-            if row is not None:
-                self._slide(cursor, key, now, row[0], row[1], row[2], 0.0)
+        self._run("refresh", key, lambda cursor: self._read(cursor, key, now, self._sql_select_expiry))
         self._maybe_sweep(now)
 
-    def _slide(
-        self,
-        cursor: pyodbc.Cursor,
-        key: str,
-        now: datetime,
-        expires: Any,
-        sliding: Any,
-        absolute: Any,
-        tolerance: float,
-    ) -> None:
-        if sliding is None:
-            return
-        window = timedelta(seconds=int(sliding))
-        new_expiry = now + window
-        if absolute is not None:
-            new_expiry = min(new_expiry, self.dialect.read_time(absolute))
-        if new_expiry - self.dialect.read_time(expires) <= window * tolerance:
-            return
-        param = self.dialect.time_param(new_expiry)
-        cursor.execute(self._sql_slide, param, key, param)
-        self.slide_writes += 1
+    def _read(self, cursor: pyodbc.Cursor, key: str, now: datetime, select: str) -> bytes | None:
+        """Reads the row and slides it, in whole microseconds since the epoch (see Dialect.epoch_micros).
+
+        Expiry is compared here, with this client's clock, as .NET does with the "now" it sends; the row
+        is not filtered in SQL, which would cost a parameter and a conversion on every read."""
+        row = cursor.execute(select, key).fetchone()
+        if row is None:
+            return None
+        with_value = len(row) == 4
+        read_micros = self.dialect.read_micros
+        expires, sliding = read_micros(row[-3]), row[-2]
+        now_us = epoch_micros(now)
+        if expires is None or expires < now_us:
+            return None
+        if sliding is not None:
+            window = sliding * 1_000_000
+            new_expiry = now_us + window
+            absolute = read_micros(row[-1])
+            if absolute is not None and absolute < new_expiry:
+                new_expiry = absolute
+            # A read (not a refresh) writes only a slide worth writing: see the class docstring.
+            if new_expiry - expires > (window * self.slide_tolerance if with_value else 0):
+                param = self.dialect.time_param(from_epoch_micros(new_expiry))
+                cursor.execute(self._sql_slide, param, key, param)
+                self.slide_writes += 1
+        return bytes(row[0]) if with_value else None
 
     def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
         expires_at = expiry.expires_at(now)
@@ -175,13 +176,12 @@ class SqlCache(DistributedCache):
             raise CacheError(f"set of {key!r}: a SQL cache entry needs an absolute or a sliding expiration")
         sliding = None if expiry.sliding is None else max(1, int(expiry.sliding.total_seconds()))
         absolute = None if expiry.absolute is None else self.dialect.time_param(expiry.absolute)
-        with self._cursor("set", key) as cursor:
-            cursor.execute(self._sql_upsert, key, value, self.dialect.time_param(expires_at), sliding, absolute)
+        params = (key, value, self.dialect.time_param(expires_at), sliding, absolute)
+        self._run("set", key, lambda cursor: cursor.execute(self._sql_upsert, *params))
         self._maybe_sweep(now)
 
     def _remove(self, key: str) -> None:
-        with self._cursor("remove", key) as cursor:
-            cursor.execute(self._sql_delete, key)
+        self._run("remove", key, lambda cursor: cursor.execute(self._sql_delete, key))
         self._maybe_sweep(self._clock())
 
     async def _aget(self, key: str) -> bytes | None:
@@ -202,8 +202,9 @@ class SqlCache(DistributedCache):
         now_param = self.dialect.time_param(self._clock())
         deleted = 0
         while True:
-            with self._cursor("delete of expired rows") as cursor:
-                count = int(cursor.execute(self._sql_sweep, now_param).rowcount)
+            count = self._run(
+                "delete of expired rows", None, lambda cursor: int(cursor.execute(self._sql_sweep, now_param).rowcount)
+            )
             deleted += max(count, 0)
             if count < self.sweep_batch_size:
                 return deleted
@@ -232,16 +233,21 @@ class SqlCache(DistributedCache):
     # -- table management --------------------------------------------------------------------------
     def create_table(self, *, if_not_exists: bool = True) -> None:
         """Creates the table and its index, as ``farm sql-cache create`` does."""
-        with self._cursor("create table") as cursor:
-            for statement in self.dialect.create_table(
-                self.target.schema, self.target.table, if_not_exists=if_not_exists
-            ):
-                cursor.execute(statement)
+        self._run_all("create table", self.dialect.create_table(*self._where, if_not_exists=if_not_exists))
 
     def drop_table(self, *, if_exists: bool = True) -> None:
-        with self._cursor("drop table") as cursor:
-            for statement in self.dialect.drop_table(self.target.schema, self.target.table, if_exists=if_exists):
+        self._run_all("drop table", self.dialect.drop_table(*self._where, if_exists=if_exists))
+
+    @property
+    def _where(self) -> tuple[str | None, str]:
+        return self.target.schema, self.target.table
+
+    def _run_all(self, operation: str, statements: list[str]) -> None:
+        def run(cursor: pyodbc.Cursor) -> None:
+            for statement in statements:
                 cursor.execute(statement)
+
+        self._run(operation, None, run)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -249,6 +255,10 @@ class SqlCache(DistributedCache):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _what(operation: str, key: str | None) -> str:
+    return f"sql {operation}" + (f" of {key!r}" if key is not None else "")
 
 
 def _driver_message(exc: pyodbc.Error) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from farm.cache.errors import InvalidIdentifierError
+from farm.cache.ticks import epoch_micros
 
 KEY_COLUMN_LENGTH = 449
 INDEX_NAME = "Index_ExpiresAtTime"
@@ -69,6 +70,12 @@ class Dialect(ABC):
             raise TypeError(f"expected a timestamp from the database, got {type(value).__name__}: {value!r}")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def read_micros(self, value: Any) -> int | None:
+        """What a column selected through ``epoch_micros`` holds, as epoch microseconds."""
+        if value is None or type(value) is int:
+            return value
+        return epoch_micros(self.read_time(value))
+
     def session_setup(self) -> list[str]:
         """Statements run once on every new connection."""
         return []
@@ -82,20 +89,27 @@ class Dialect(ABC):
         return [f"DROP TABLE {guard}{self.table_ref(schema, table)}"]
 
     # -- DML ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def epoch_micros(self, column: str) -> str:
+        """An expression for a time column as whole microseconds since 1970-01-01 UTC (NULL stays NULL).
+
+        Reads fetch times this way because drivers turn an integer into Python far faster than a timestamp
+        (MariaDB's driver took a quarter of the read's time on two timestamp columns)."""
+
     def select_entry(self, ref: str) -> str:
-        """Params: id, now. The value and expiry of a row that has not expired."""
-        q = self.quote
-        return (
-            f"SELECT {q('Value')}, {q('ExpiresAtTime')}, {q('SlidingExpirationInSeconds')}, "
-            f"{q('AbsoluteExpiration')} FROM {ref} WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} >= ?"
-        )
+        """Params: id. The value, expiry as epoch microseconds, sliding seconds, absolute as epoch microseconds.
+        The caller compares the expiry with its own clock, as .NET passes the client's "now"."""
+        return f"SELECT {self.quote('Value')}, {self._expiry_columns()} FROM {ref} WHERE {self.quote('Id')} = ?"
 
     def select_expiry(self, ref: str) -> str:
-        """Params: id, now. As select_entry without the value, for refresh."""
+        """Params: id. As select_entry without the value, for refresh."""
+        return f"SELECT {self._expiry_columns()} FROM {ref} WHERE {self.quote('Id')} = ?"
+
+    def _expiry_columns(self) -> str:
         q = self.quote
         return (
-            f"SELECT {q('ExpiresAtTime')}, {q('SlidingExpirationInSeconds')}, {q('AbsoluteExpiration')} "
-            f"FROM {ref} WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} >= ?"
+            f"{self.epoch_micros(q('ExpiresAtTime'))}, {q('SlidingExpirationInSeconds')}, "
+            f"{self.epoch_micros(q('AbsoluteExpiration'))}"
         )
 
     def slide(self, ref: str) -> str:
@@ -127,6 +141,9 @@ class PostgreSQL(Dialect):
 
     def quote(self, identifier: str) -> str:
         return f'"{identifier}"'
+
+    def epoch_micros(self, column: str) -> str:
+        return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS bigint)"
 
     def session_setup(self) -> list[str]:
         # The ODBC driver hands timestamptz back as a naive time in the session's zone: pin it to UTC.
@@ -173,7 +190,10 @@ class MariaDB(Dialect):
 
     def time_param(self, moment: datetime) -> Any:
         # The ODBC driver drops the microseconds of a bound datetime; a string keeps them.
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def epoch_micros(self, column: str) -> str:
+        return f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column})"
 
     def session_setup(self) -> list[str]:
         return ["SET time_zone = '+00:00'"]
@@ -213,7 +233,12 @@ class SQLite(Dialect):
         return f'"{identifier}"'
 
     def time_param(self, moment: datetime) -> Any:
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def epoch_micros(self, column: str) -> str:
+        # The text itself: the SQLite driver types a computed column by its first value and may then hand
+        # back later integers as strings or truncate them to 32 bits. read_micros parses the text instead.
+        return column
 
     def session_setup(self) -> list[str]:
         # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
@@ -268,6 +293,9 @@ class SqlServer(Dialect):
 
     def quote(self, identifier: str) -> str:
         return f"[{identifier}]"
+
+    def epoch_micros(self, column: str) -> str:
+        return f"DATEDIFF_BIG(microsecond, CAST('1970-01-01T00:00:00+00:00' AS datetimeoffset), {column})"
 
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q = self.table_ref(schema, table), self.quote

@@ -1,53 +1,79 @@
-"""A small pool of pyodbc connections: pyodbc connections must not be shared by threads at once."""
+"""A small pool of pyodbc cursors: pyodbc connections must not be used by two threads at once."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 
 import pyodbc
 
 
 class ConnectionPool:
-    """Hands out at most ``size`` connections; one that raised a driver error is closed, not reused."""
+    """Hands out at most ``size`` cursors, each on a connection of its own.
+
+    A cursor is kept with its connection and reused, because pyodbc prepares a statement once per cursor:
+    a new cursor per operation would parse the same SQL again every time. Taking and returning an idle
+    cursor is one atomic list operation; the lock is only taken to open a connection or to wait for one.
+    """
 
     def __init__(self, connect: Callable[[], pyodbc.Connection], size: int) -> None:
         if size < 1:
             raise ValueError(f"pool size={size}: must be at least 1")
         self._connect = connect
-        self._idle: list[pyodbc.Connection] = []
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(size)
+        self._size = size
+        self._idle: list[pyodbc.Cursor] = []
+        self._opened = 0
+        self._waiting = 0
+        self._changed = threading.Condition()
         self._closed = False
 
-    @contextmanager
-    def connection(self) -> Iterator[pyodbc.Connection]:
-        with self._slots:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                conn = self._connect()
+    def acquire(self) -> pyodbc.Cursor:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        with self._changed:
+            self._waiting += 1
             try:
-                yield conn
-            except BaseException:
-                # After a driver error or an interruption the connection's state is unknown.
-                _close_quietly(conn)
-                raise
-            with self._lock:
-                if self._closed:
-                    _close_quietly(conn)
-                else:
-                    self._idle.append(conn)
+                while not self._idle and self._opened >= self._size:
+                    self._changed.wait(0.5)
+                if self._idle:
+                    return self._idle.pop()
+                self._opened += 1
+            finally:
+                self._waiting -= 1
+        try:
+            return self._connect().cursor()
+        except BaseException:
+            self._forget()
+            raise
+
+    def release(self, cursor: pyodbc.Cursor) -> None:
+        if self._closed:
+            self.discard(cursor)
+            return
+        self._idle.append(cursor)
+        if self._waiting:
+            with self._changed:
+                self._changed.notify()
+
+    def discard(self, cursor: pyodbc.Cursor) -> None:
+        """Closes a cursor whose connection may be broken (after a driver error or an interruption)."""
+        with suppress(pyodbc.Error):
+            cursor.connection.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._changed:
+            self._opened -= 1
+            self._changed.notify()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            _close_quietly(conn)
-
-
-def _close_quietly(conn: pyodbc.Connection) -> None:
-    with suppress(pyodbc.Error):
-        conn.close()
+        self._closed = True
+        while self._idle:
+            try:
+                cursor = self._idle.pop()
+            except IndexError:
+                break
+            self.discard(cursor)

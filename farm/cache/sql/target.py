@@ -105,7 +105,7 @@ def parse_sql_target(
             raise CacheConfigError(
                 f"SQLite URL {url} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db"
             )
-        attributes = {"Driver": driver, "Database": path, "Timeout": "10000", **extra}
+        attributes = {"Driver": driver, "Database": path, "Timeout": "10000", "BigInt": "1", **extra}
     else:
         if not parts.hostname:
             raise CacheConfigError(f"SQL cache URL {mask_secrets(url)} names no host")
@@ -160,6 +160,9 @@ def _dialect_of_odbc(connection_string: str) -> str:
 
 
 def _target(connection_string: str, dialect: Dialect, schema: str | None, table: str | None) -> SqlTarget:
+    if dialect.name == "sqlite" and "bigint" not in _odbc_attributes(connection_string):
+        # Without it the SQLite driver reports computed integers as 32-bit and truncates them.
+        connection_string = connection_string.rstrip(";") + ";BigInt=1;"
     schema = schema or dialect.default_schema
     table = table or DEFAULT_TABLE
     if schema is not None:

@@ -1,0 +1,132 @@
+"""Cache operations per second on one connection, next to the raw driver on the same server, same run.
+
+    .venv/bin/python bench/cache_ops.py [--seconds 2] [--rounds 3] [--size 1024]
+
+Starts its own redis-server, PostgreSQL and MariaDB (and a SQLite file), then for each backend measures:
+- ``get`` of an entry with a sliding window, against the raw read (redis-py GET; a primary-key SELECT);
+- ``set`` with a sliding window, against the raw write (redis-py SET; a primary-key UPDATE of the value).
+Rounds alternate cache and raw, and the best round of each counts, so background noise hurts both alike.
+Targets: Redis get >= 0.9 of GET; SQL get >= 0.7 of SELECT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pyodbc
+import redis
+
+from farm.cache import EntryOptions, RedisCache, SqlCache
+from farm.servers import start_mariadb, start_postgres, start_redis
+from farm.servers.mariadb import mariadb_url
+from farm.servers.postgres import postgres_url
+from farm.servers.redis import redis_url
+
+SLIDING = EntryOptions(sliding_expiration=timedelta(minutes=20))
+TARGETS = {"redis": 0.9, "postgresql": 0.7, "mariadb": 0.7, "sqlite": 0.7}
+
+
+def ops_per_second(operation: Callable[[], object], seconds: float) -> float:
+    count, started = 0, time.perf_counter()
+    deadline = started + seconds
+    while True:
+        for _ in range(50):
+            operation()
+        count += 50
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - started)
+
+
+@dataclass
+class Pair:
+    """One cache operation and its raw-driver reference."""
+
+    label: str
+    cache_op: Callable[[], object]
+    raw_op: Callable[[], object]
+
+    def measure(self, seconds: float, rounds: int) -> tuple[float, float]:
+        best_cache = best_raw = 0.0
+        for _ in range(rounds):
+            best_cache = max(best_cache, ops_per_second(self.cache_op, seconds))
+            best_raw = max(best_raw, ops_per_second(self.raw_op, seconds))
+        return best_cache, best_raw
+
+
+def redis_pairs(url: str, value: bytes, stack: ExitStack) -> list[Pair]:
+    cache = RedisCache(url, instance_name="bench:")
+    stack.callback(cache.close)
+    raw = redis.Redis.from_url(url)
+    stack.callback(raw.close)
+    cache.set("k", value, SLIDING)
+    raw.set("raw-k", value)
+    if cache.get("k") != value or raw.get("raw-k") != value:
+        raise SystemExit("redis: the value read back differs from the value written")
+    return [
+        Pair("get (sliding)", lambda: cache.get("k"), lambda: raw.get("raw-k")),
+        Pair("set (sliding)", lambda: cache.set("w", value, SLIDING), lambda: raw.set("raw-w", value)),
+    ]
+
+
+def sql_pairs(connection: str, value: bytes, stack: ExitStack) -> list[Pair]:
+    cache = SqlCache(connection, table="BenchCache", max_connections=1)
+    stack.callback(cache.close)
+    cache.drop_table(if_exists=True)
+    cache.create_table()
+    stack.callback(cache.drop_table)
+    cache.set("k", value, SLIDING)
+    cache.set("w", value, SLIDING)
+    dialect = cache.dialect
+    ref = dialect.table_ref(cache.target.schema, cache.target.table)
+    raw = pyodbc.connect(cache.target.connection_string, autocommit=True)
+    stack.callback(raw.close)
+    for statement in dialect.session_setup():
+        raw.execute(statement)
+    cursor = raw.cursor()
+    select = f"SELECT {dialect.quote('Value')} FROM {ref} WHERE {dialect.quote('Id')} = ?"
+    update = f"UPDATE {ref} SET {dialect.quote('Value')} = ? WHERE {dialect.quote('Id')} = ?"
+    if cache.get("k") != value or bytes(cursor.execute(select, "k").fetchone()[0]) != value:
+        raise SystemExit(f"{dialect.name}: the value read back differs from the value written")
+    return [
+        Pair("get (sliding)", lambda: cache.get("k"), lambda: cursor.execute(select, "k").fetchone()),
+        Pair("set (sliding)", lambda: cache.set("w", value, SLIDING), lambda: cursor.execute(update, value, "w")),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per operation; the best counts")
+    parser.add_argument("--size", type=int, default=1024, help="value size in bytes (default 1024)")
+    args = parser.parse_args()
+    value = bytes(range(256)) * (args.size // 256) + bytes(args.size % 256)
+    print(f"value {len(value)} bytes, {args.rounds} rounds of {args.seconds:g} s, one connection, best round counts")
+    print(f"{'backend':<11} {'operation':<14} {'cache ops/s':>12} {'raw ops/s':>11} {'ratio':>6}  target")
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cachefarm-bench-") as tmp:
+        backends: list[tuple[str, Callable[[], list[Pair]]]] = [
+            ("redis", lambda: redis_pairs(redis_url(stack.enter_context(start_redis())), value, stack)),
+            ("postgresql", lambda: sql_pairs(postgres_url(stack.enter_context(start_postgres())), value, stack)),
+            ("mariadb", lambda: sql_pairs(mariadb_url(stack.enter_context(start_mariadb())), value, stack)),
+            ("sqlite", lambda: sql_pairs(f"sqlite:///{Path(tmp) / 'bench.db'}", value, stack)),
+        ]
+        for name, make_pairs in backends:
+            for pair in make_pairs():
+                cache_rate, raw_rate = pair.measure(args.seconds, args.rounds)
+                ratio = cache_rate / raw_rate
+                target = ""
+                if pair.label.startswith("get"):
+                    verdict = "ok" if ratio >= TARGETS[name] else "MISSED"
+                    target = f">= {TARGETS[name]:.1f} {verdict}"
+                print(f"{name:<11} {pair.label:<14} {cache_rate:>12,.0f} {raw_rate:>11,.0f} {ratio:>6.2f}  {target}")
+
+
+if __name__ == "__main__":
+    main()
