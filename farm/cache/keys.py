@@ -17,7 +17,8 @@ def validate_key(key: Any, max_length: int | None = None) -> str:
         raise TypeError(f"cache key must be a str, not {type(key).__name__}: {key!r}")
     if not key:
         raise ValueError("cache key must not be empty")
-    if max_length is not None and key_length(key) > max_length:
+    # A str of n characters holds at most 2n UTF-16 code units: only long keys need counting.
+    if max_length is not None and 2 * len(key) > max_length and key_length(key) > max_length:
         raise KeyTooLongError(
             f"cache key {key[:40]!r}... is {key_length(key)} characters (UTF-16 code units) long; "
             f"this cache holds keys of at most {max_length}: shorten or hash it"

@@ -15,6 +15,7 @@ from farm.cache.ticks import datetime_to_ticks, timedelta_to_ticks
 ABSOLUTE_FIELD = "absexp"
 SLIDING_FIELD = "sldexp"
 DATA_FIELD = "data"
+FIELDS = (ABSOLUTE_FIELD, SLIDING_FIELD, DATA_FIELD)
 NOT_PRESENT = -1
 TICKS_PER_MILLISECOND = 10_000
 

@@ -13,9 +13,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def datetime_to_ticks(moment: datetime) -> int:
     """UTC date ticks counted from 0001-01-01, as .NET's ``DateTimeOffset.UtcTicks``."""
-    delta = moment - _UNIX_EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return UNIX_EPOCH_TICKS + micros * TICKS_PER_MICROSECOND
+    return UNIX_EPOCH_TICKS + (moment - _UNIX_EPOCH) // _MICROSECOND * TICKS_PER_MICROSECOND
 
 
 def ticks_to_datetime(ticks: int) -> datetime:
@@ -24,8 +22,7 @@ def ticks_to_datetime(ticks: int) -> datetime:
 
 
 def timedelta_to_ticks(duration: timedelta) -> int:
-    micros = (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
-    return micros * TICKS_PER_MICROSECOND
+    return duration // _MICROSECOND * TICKS_PER_MICROSECOND
 
 
 def ticks_to_timedelta(ticks: int) -> timedelta:

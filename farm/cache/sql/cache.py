@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import pyodbc
 
@@ -109,15 +109,22 @@ class SqlCache(DistributedCache):
             conn.execute(statement).close()
         return conn
 
-    def _run(self, operation: str, key: str | None, work: Callable[[pyodbc.Cursor], T]) -> T:
-        """Runs ``work`` on a pooled cursor; driver errors become CacheErrors with the password masked."""
+    def _run(
+        self,
+        operation: str,
+        key: str | None,
+        work: Callable[Concatenate[pyodbc.Cursor, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Runs ``work(cursor, *args)`` on a pooled cursor; driver errors become CacheErrors, password masked."""
         pool = self._pool
         try:
             cursor = pool.acquire()
         except pyodbc.Error as exc:
             raise _wrap(exc, _what(operation, key), self.target) from exc
         try:
-            result = work(cursor)
+            result = work(cursor, *args, **kwargs)
         except pyodbc.Error as exc:
             pool.discard(cursor)
             raise _wrap(exc, _what(operation, key), self.target) from exc
@@ -134,13 +141,13 @@ class SqlCache(DistributedCache):
     # -- primitives --------------------------------------------------------------------------------
     def _get(self, key: str) -> bytes | None:
         now = self._clock()
-        value = self._run("get", key, lambda cursor: self._read(cursor, key, now, self._sql_select))
+        value = self._run("get", key, self._read, key, now, self._sql_select)
         self._maybe_sweep(now)
         return value
 
     def _refresh(self, key: str) -> None:
         now = self._clock()
-        self._run("refresh", key, lambda cursor: self._read(cursor, key, now, self._sql_select_expiry))
+        self._run("refresh", key, self._read, key, now, self._sql_select_expiry)
         self._maybe_sweep(now)
 
     def _read(self, cursor: pyodbc.Cursor, key: str, now: datetime, select: str) -> bytes | None:
@@ -177,11 +184,11 @@ class SqlCache(DistributedCache):
         sliding = None if expiry.sliding is None else max(1, int(expiry.sliding.total_seconds()))
         absolute = None if expiry.absolute is None else self.dialect.time_param(expiry.absolute)
         params = (key, value, self.dialect.time_param(expires_at), sliding, absolute)
-        self._run("set", key, lambda cursor: cursor.execute(self._sql_upsert, *params))
+        self._run("set", key, _execute, self._sql_upsert, *params)
         self._maybe_sweep(now)
 
     def _remove(self, key: str) -> None:
-        self._run("remove", key, lambda cursor: cursor.execute(self._sql_delete, key))
+        self._run("remove", key, _execute, self._sql_delete, key)
         self._maybe_sweep(self._clock())
 
     async def _aget(self, key: str) -> bytes | None:
@@ -202,9 +209,7 @@ class SqlCache(DistributedCache):
         now_param = self.dialect.time_param(self._clock())
         deleted = 0
         while True:
-            count = self._run(
-                "delete of expired rows", None, lambda cursor: int(cursor.execute(self._sql_sweep, now_param).rowcount)
-            )
+            count = self._run("delete of expired rows", None, _execute, self._sql_sweep, now_param)
             deleted += max(count, 0)
             if count < self.sweep_batch_size:
                 return deleted
@@ -255,6 +260,11 @@ class SqlCache(DistributedCache):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _execute(cursor: pyodbc.Cursor, sql: str, *params: object) -> int:
+    """Runs one statement; returns the driver's count of rows it changed."""
+    return int(cursor.execute(sql, *params).rowcount)
 
 
 def _what(operation: str, key: str | None) -> str:

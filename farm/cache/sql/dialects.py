@@ -18,6 +18,8 @@ from farm.cache.ticks import epoch_micros
 KEY_COLUMN_LENGTH = 449
 INDEX_NAME = "Index_ExpiresAtTime"
 COLUMNS = ("Id", "Value", "ExpiresAtTime", "SlidingExpirationInSeconds", "AbsoluteExpiration")
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -239,6 +241,11 @@ class SQLite(Dialect):
         # The text itself: the SQLite driver types a computed column by its first value and may then hand
         # back later integers as strings or truncate them to 32 bits. read_micros parses the text instead.
         return column
+
+    def read_micros(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        return (datetime.fromisoformat(value) - _NAIVE_EPOCH) // _MICROSECOND
 
     def session_setup(self) -> list[str]:
         # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
