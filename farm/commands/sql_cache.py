@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
             else:
                 cache.drop_table(if_exists=args.guard)
     except CacheError as exc:
-        print(f"farm sql-cache {args.action}: error: {mask_secrets(str(exc))}", file=sys.stderr)
+        message = mask_secrets(str(exc))
+        if creating and not args.guard and ("already" in message.lower()):
+            message += "\n(add --if-not-exists to leave an existing table alone)"
+        print(f"farm sql-cache {args.action}: error: {message}", file=sys.stderr)
         return EXIT_DATABASE_ERROR
     where = f"{target.schema}.{target.table}" if target.schema else target.table
     done = "Table and index were created" if creating else "Table was dropped"

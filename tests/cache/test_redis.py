@@ -13,7 +13,7 @@ import redis
 
 from farm.cache import CacheConnectionError, CacheError, EntryOptions, RedisCache, from_url
 from farm.cache.ticks import datetime_to_ticks
-from farm.servers import ServerProcess, free_port
+from farm.servers import ServerProcess, free_port, start_redis
 from farm.servers.redis import redis_url
 
 
@@ -158,3 +158,19 @@ async def test_from_url_reads_instance_name_and_db(redis_server: ServerProcess, 
     db3.delete("App1:k")
     db3.close()
     await cache.aclose()
+
+
+def test_reads_recover_on_their_own_after_the_server_restarts() -> None:
+    port = free_port()
+    sliding = EntryOptions(sliding_expiration=timedelta(seconds=30))
+    with start_redis(port=port):
+        cache = RedisCache(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.5)
+        cache.set("k", b"v", sliding)
+        assert cache.get("k") == b"v"  # leaves a connection idle in the cache
+    with start_redis(port=port):
+        assert cache.get("k") is None  # a fresh, empty server: no error for the connection that went stale
+        cache.set("k", b"again", sliding)
+        assert cache.get("k") == b"again"
+    with pytest.raises(CacheConnectionError):
+        cache.get("k")
+    cache.close()

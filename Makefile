@@ -1,0 +1,50 @@
+# cachefarm: `make test` sets up everything it needs on a fresh Debian machine, then runs every check.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Servers the tests start privately (never the machine's own), and the ODBC drivers of each database.
+DEBIAN_PACKAGES := redis-server unixodbc odbc-postgresql odbc-mariadb libsqliteodbc \
+	postgresql mariadb-server mariadb-client
+
+.PHONY: all test check lint typecheck unit deps venv bench demo clean
+
+all: test
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: venv
+	$(PY) -m mypy
+
+unit: deps venv
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: deps venv
+	$(PY) bench/cache_ops.py
+
+demo: deps venv
+	$(PY) examples/shared_cache.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
