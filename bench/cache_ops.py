@@ -117,9 +117,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one measurement (default 1)")
     parser.add_argument("--rounds", type=int, default=7, help="paired measurements per operation (default 7)")
     parser.add_argument("--size", type=int, default=1024, help="value size in bytes (default 1024)")
-    parser.add_argument(
-        "--backends", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}"
-    )
+    parser.add_argument("--backends", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
     args = parser.parse_args()
     value = bytes(range(256)) * (args.size // 256) + bytes(args.size % 256)
     print(f"value {len(value)} bytes, one connection, {args.rounds} paired rounds of {args.seconds:g} s")

@@ -69,7 +69,8 @@ def test_empty_url() -> None:
         ),
         (
             "sqlite:////var/lib/cache.db",
-            ("sqlite", "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;BigInt=1;", "main", "DistributedCache"),
+            ("sqlite", "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;BigInt=1;", "main",
+             "DistributedCache"),
         ),
     ],
 )  # fmt: skip
