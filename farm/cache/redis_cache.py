@@ -22,11 +22,10 @@ from farm.cache.options import Expiry
 from farm.cache.redis_layout import (
     FIELDS,
     SLIDE_SCRIPT,
-    hash_fields,
     is_script_refusal,
+    queue_set,
     script_args,
     slide_ttl_milliseconds,
-    ttl_milliseconds,
 )
 from farm.cache.secrets import mask_secrets
 
@@ -152,14 +151,9 @@ class RedisCache(DistributedCache):
         self._slide(key, False, "refresh")
 
     def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
-        redis_key = self.instance_name + key
-        ttl = ttl_milliseconds(expiry, now)
         try:
             pipe = self._client.pipeline(transaction=True)
-            pipe.delete(redis_key)
-            pipe.hset(redis_key, mapping=hash_fields(value, expiry))
-            if ttl is not None:
-                pipe.pexpire(redis_key, ttl)
+            queue_set(pipe, self.instance_name + key, value, expiry, now)
             pipe.execute()
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc
@@ -201,14 +195,9 @@ class RedisCache(DistributedCache):
         await self._aslide(key, False, "refresh")
 
     async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
-        redis_key = self.instance_name + key
-        ttl = ttl_milliseconds(expiry, now)
         try:
             pipe = self._aclient.pipeline(transaction=True)
-            pipe.delete(redis_key)
-            pipe.hset(redis_key, mapping=hash_fields(value, expiry))
-            if ttl is not None:
-                pipe.pexpire(redis_key, ttl)
+            queue_set(pipe, self.instance_name + key, value, expiry, now)
             await pipe.execute()
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc

@@ -53,6 +53,15 @@ def hash_fields(value: bytes, expiry: Expiry) -> Mapping[Any, bytes | int]:
     return {ABSOLUTE_FIELD: absolute, SLIDING_FIELD: sliding, DATA_FIELD: value}
 
 
+def queue_set(pipeline: Any, redis_key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+    """Queues an overwrite on a MULTI/EXEC pipeline (sync or async): the old hash and its TTL go with it."""
+    pipeline.delete(redis_key)
+    pipeline.hset(redis_key, mapping=hash_fields(value, expiry))
+    ttl = ttl_milliseconds(expiry, now)
+    if ttl is not None:
+        pipeline.pexpire(redis_key, ttl)
+
+
 def ttl_milliseconds(expiry: Expiry, now: datetime) -> int | None:
     """The key's TTL at write time, at least 1 ms (a TTL of 0 would delete the key at once)."""
     expires_at = expiry.expires_at(now)

@@ -119,9 +119,22 @@ class Dialect(ABC):
         q = self.quote
         return f"UPDATE {ref} SET {q('ExpiresAtTime')} = ? WHERE {q('Id')} = ? AND {q('ExpiresAtTime')} < ?"
 
-    @abstractmethod
     def upsert(self, ref: str) -> str:
-        """Params: id, value, expires at, sliding seconds, absolute expiration. One statement."""
+        """Params: id, value, expires at, sliding seconds, absolute expiration. One statement.
+
+        The ``ON CONFLICT`` form of PostgreSQL and SQLite; the others override it."""
+        q = self.quote
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in COLUMNS[1:])
+        return (
+            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
+        )
+
+    def _create_table(self, ref: str, guard: str, types: tuple[str, ...], *extra: str) -> str:
+        """CREATE TABLE with the cache's columns in .NET's order, each with its type in this dialect."""
+        lines = [f"    {self.quote(c)} {t}" for c, t in zip(COLUMNS, types, strict=True)]
+        lines += [f"    {line}" for line in extra]
+        return f"CREATE TABLE {guard}{ref} (\n" + ",\n".join(lines) + "\n)"
 
     def delete(self, ref: str) -> str:
         return f"DELETE FROM {ref} WHERE {self.quote('Id')} = ?"
@@ -153,23 +166,17 @@ class PostgreSQL(Dialect):
 
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
+        types = (
+            f'varchar({KEY_COLUMN_LENGTH}) COLLATE "C" NOT NULL PRIMARY KEY',
+            "bytea NOT NULL",
+            "timestamptz NOT NULL",
+            "bigint NULL",
+            "timestamptz NULL",
+        )
         return [
-            f"CREATE TABLE {guard}{ref} (\n"
-            f'    {q("Id")} varchar({KEY_COLUMN_LENGTH}) COLLATE "C" NOT NULL PRIMARY KEY,\n'
-            f"    {q('Value')} bytea NOT NULL,\n"
-            f"    {q('ExpiresAtTime')} timestamptz NOT NULL,\n"
-            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
-            f"    {q('AbsoluteExpiration')} timestamptz NULL\n)",
+            self._create_table(ref, guard, types),
             f"CREATE INDEX {guard}{q(self.index_name(table))} ON {ref} ({q('ExpiresAtTime')})",
         ]
-
-    def upsert(self, ref: str) -> str:
-        q = self.quote
-        updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in COLUMNS[1:])
-        return (
-            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) "
-            f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
-        )
 
     def delete_expired_batch(self, ref: str, batch_size: int) -> str:
         q = self.quote
@@ -202,17 +209,15 @@ class MariaDB(Dialect):
 
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
-        return [
-            f"CREATE TABLE {guard}{ref} (\n"
-            f"    {q('Id')} varchar({KEY_COLUMN_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n"
-            f"    {q('Value')} longblob NOT NULL,\n"
-            f"    {q('ExpiresAtTime')} datetime(6) NOT NULL,\n"
-            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
-            f"    {q('AbsoluteExpiration')} datetime(6) NULL,\n"
-            f"    PRIMARY KEY ({q('Id')}),\n"
-            f"    INDEX {q(self.index_name(table))} ({q('ExpiresAtTime')})\n"
-            ") ENGINE=InnoDB"
-        ]
+        types = (
+            f"varchar({KEY_COLUMN_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+            "longblob NOT NULL",
+            "datetime(6) NOT NULL",
+            "bigint NULL",
+            "datetime(6) NULL",
+        )
+        keys = (f"PRIMARY KEY ({q('Id')})", f"INDEX {q(self.index_name(table))} ({q('ExpiresAtTime')})")
+        return [self._create_table(ref, guard, types, *keys) + " ENGINE=InnoDB"]
 
     def upsert(self, ref: str) -> str:
         q = self.quote
@@ -254,23 +259,12 @@ class SQLite(Dialect):
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
         index_ref = self.table_ref(schema, self.index_name(table))
+        types = (f"varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY", "blob NOT NULL", "text NOT NULL",
+                 "bigint NULL", "text NULL")  # fmt: skip
         return [
-            f"CREATE TABLE {guard}{ref} (\n"
-            f"    {q('Id')} varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY,\n"
-            f"    {q('Value')} blob NOT NULL,\n"
-            f"    {q('ExpiresAtTime')} text NOT NULL,\n"
-            f"    {q('SlidingExpirationInSeconds')} bigint NULL,\n"
-            f"    {q('AbsoluteExpiration')} text NULL\n)",
+            self._create_table(ref, guard, types),
             f"CREATE INDEX {guard}{index_ref} ON {q(table)} ({q('ExpiresAtTime')})",
         ]
-
-    def upsert(self, ref: str) -> str:
-        q = self.quote
-        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in COLUMNS[1:])
-        return (
-            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) "
-            f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
-        )
 
     def delete_expired_batch(self, ref: str, batch_size: int) -> str:
         return (
