@@ -1,0 +1,28 @@
+"""``python -m farm.source``: run the source store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aiohttp import web
+
+from farm.source.app import SourceSettings, create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m farm.source", description="The farm's slow source store.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--catalog", type=Path, default=Path("catalog.db"), help="SQLite file (created if missing)")
+    parser.add_argument("--items", type=int, default=1000, help="items in a new catalog (default 1000)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request (default 20)")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="up to this much more, at random")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the jitter")
+    args = parser.parse_args()
+    settings = SourceSettings(args.catalog, args.items, args.latency_ms, args.jitter_ms, args.seed)
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The source store's HTTP API: GET/PUT /items/{id}, GET /stats, POST /stats/reset, GET /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from farm.source.catalog import BadItemUpdate, Catalog, ItemNotFound
+from farm.source.stats import SourceStats
+
+UNKNOWN_NODE = "unknown"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    catalog_path: Path
+    items: int = 1000
+    latency_ms: float = 20.0
+    jitter_ms: float = 0.0
+    seed: int | None = None
+
+
+CATALOG = web.AppKey("catalog", Catalog)
+STATS = web.AppKey("stats", SourceStats)
+SETTINGS = web.AppKey("settings", SourceSettings)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+RANDOM = web.AppKey("random", random.Random)
+
+
+async def _latency(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    delay = settings.latency_ms + (app[RANDOM].uniform(0, settings.jitter_ms) if settings.jitter_ms else 0.0)
+    if delay > 0:
+        await asyncio.sleep(delay / 1000)
+
+
+def _item_id(request: web.Request) -> int:
+    raw = request.match_info["item_id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"item id must be a whole number, not {raw!r}\n") from None
+
+
+async def get_item(request: web.Request) -> web.Response:
+    app = request.app
+    item_id = _item_id(request)
+    app[STATS].count(write=False, key=str(item_id), node=request.headers.get("X-Node", UNKNOWN_NODE))
+    await _latency(app)
+    try:
+        item = await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], app[CATALOG].get, item_id)
+    except ItemNotFound as exc:
+        raise web.HTTPNotFound(text=f"{exc}\n") from None
+    return web.json_response(item.to_json())
+
+
+async def put_item(request: web.Request) -> web.Response:
+    app = request.app
+    item_id = _item_id(request)
+    try:
+        changes = await request.json()
+    except json.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}\n") from None
+    app[STATS].count(write=True, key=str(item_id), node=request.headers.get("X-Node", UNKNOWN_NODE))
+    await _latency(app)
+    loop = asyncio.get_running_loop()
+    try:
+        item = await loop.run_in_executor(app[EXECUTOR], app[CATALOG].update, item_id, changes)
+    except ItemNotFound as exc:
+        raise web.HTTPNotFound(text=f"{exc}\n") from None
+    except BadItemUpdate as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    return web.json_response(item.to_json())
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATS].to_json())
+
+
+async def reset_stats(request: web.Request) -> web.Response:
+    request.app[STATS].reset()
+    return web.json_response(request.app[STATS].to_json())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def create_app(settings: SourceSettings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[STATS] = SourceStats()
+    app[RANDOM] = random.Random(settings.seed)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        # One thread: the catalog's SQLite connection is used by one thread at a time, never on the loop.
+        app[EXECUTOR] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+        app[CATALOG] = await asyncio.get_running_loop().run_in_executor(
+            app[EXECUTOR], Catalog, settings.catalog_path, settings.items
+        )
+        yield
+        app[EXECUTOR].submit(app[CATALOG].close).result()
+        app[EXECUTOR].shutdown()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/items/{item_id}", get_item)
+    app.router.add_put("/items/{item_id}", put_item)
+    app.router.add_get("/stats", get_stats)
+    app.router.add_post("/stats/reset", reset_stats)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,50 @@
+"""``python -m nodes``: run one node. The cache URL comes from ``FARM_CACHE_URL`` so that no password
+appears in a process list; ``--cache none`` runs without a cache."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import timedelta
+
+from aiohttp import web
+
+from farm.cache import mask_secrets
+from nodes.app import create_app
+from nodes.settings import NodeSettings
+
+CACHE_URL_VARIABLE = "FARM_CACHE_URL"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m nodes", description="A web server node of the farm.")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--source", required=True, help="URL of the source store")
+    parser.add_argument("--cache", default=None, help=f"cache URL or 'none' (default: ${CACHE_URL_VARIABLE})")
+    parser.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of items, seconds")
+    parser.add_argument("--item-absolute", type=float, default=None, help="absolute expiration of items, seconds")
+    parser.add_argument("--cache-timeout-ms", type=float, default=200.0, help="after this, serve from the source")
+    args = parser.parse_args()
+    cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
+    if not cache_url:
+        parser.error(f"give --cache URL, --cache none, or set {CACHE_URL_VARIABLE}")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
+    settings = NodeSettings(
+        name=args.name,
+        source_url=args.source.rstrip("/"),
+        cache_url=None if cache_url == "none" else cache_url,
+        item_sliding=timedelta(seconds=args.item_sliding) if args.item_sliding else None,
+        item_absolute=timedelta(seconds=args.item_absolute) if args.item_absolute else None,
+        cache_timeout=args.cache_timeout_ms / 1000,
+    )
+    logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=10)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

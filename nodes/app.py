@@ -1,0 +1,156 @@
+"""The node: a plain aiohttp application that reads through the shared cache to the source store.
+
+Its cache, source client and settings are set up in ``cleanup_ctx`` and reached through typed ``AppKey``s,
+the way an ASP.NET Core app gets ``IDistributedCache`` by dependency injection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from aiohttp import web
+
+from farm.cache import DistributedCache, EntryOptions, from_url
+from nodes.cache_access import GuardedCache
+from nodes.counters import NodeCounters
+from nodes.pages import home_page
+from nodes.settings import NodeSettings
+
+LAST_START_KEY = "LastServerStartTime"
+CACHED_TIME_KEY = "CachedTime"
+CACHED_TIME_OPTIONS = EntryOptions(sliding_expiration=timedelta(seconds=20))
+
+SETTINGS = web.AppKey("settings", NodeSettings)
+CACHE = web.AppKey("cache", GuardedCache)
+SOURCE = web.AppKey("source", aiohttp.ClientSession)
+COUNTERS = web.AppKey("counters", NodeCounters)
+STARTED_AT = web.AppKey("started_at", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@web.middleware
+async def farm_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response says which node answered and the farm's last server start time, read from the cache."""
+    app = request.app
+    app[COUNTERS].add("requests")
+    response = await handler(request)
+    last_start = await app[CACHE].get(LAST_START_KEY) if request.path != "/healthz" else None
+    response.headers["X-Node"] = app[SETTINGS].name
+    response.headers["Last-Server-Start-Time"] = last_start.decode() if last_start else app[STARTED_AT]
+    return response
+
+
+def _item_key(request: web.Request) -> tuple[str, str]:
+    raw = request.match_info["item_id"]
+    if not raw.isdigit():
+        raise web.HTTPBadRequest(text=f"item id must be a whole number, not {raw!r}\n")
+    return raw, f"item:{raw}"
+
+
+async def _source(request: web.Request, method: str, path: str, body: bytes | None = None) -> web.Response:
+    """One call to the source store; its errors reach the client as a 502 that says so."""
+    app = request.app
+    app[COUNTERS].add("source_calls")
+    headers = {"X-Node": app[SETTINGS].name, "Content-Type": "application/json"}
+    try:
+        async with app[SOURCE].request(method, app[SETTINGS].source_url + path, data=body, headers=headers) as reply:
+            return web.Response(body=await reply.read(), status=reply.status, content_type="application/json")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise web.HTTPBadGateway(text=f"source store unavailable: {exc}\n") from None
+
+
+async def get_item(request: web.Request) -> web.Response:
+    app = request.app
+    item_id, key = _item_key(request)
+    cached = await app[CACHE].get(key)
+    if cached is not None:
+        app[COUNTERS].add("hits")
+        return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
+    app[COUNTERS].add("misses")
+    reply = await _source(request, "GET", f"/items/{item_id}")
+    if reply.status == 200 and isinstance(reply.body, bytes):
+        await app[CACHE].set(key, reply.body, app[SETTINGS].item_options())
+    reply.headers["X-Cache"] = "MISS"
+    return reply
+
+
+async def put_item(request: web.Request) -> web.Response:
+    app = request.app
+    item_id, key = _item_key(request)
+    reply = await _source(request, "PUT", f"/items/{item_id}", await request.read())
+    if reply.status == 200:
+        # Remove, not overwrite: every node misses once and reads the new version from the source store.
+        await app[CACHE].remove(key)
+    return reply
+
+
+async def home(request: web.Request) -> web.Response:
+    app = request.app
+    last_start = await app[CACHE].get(LAST_START_KEY)
+    cached_time = await app[CACHE].get(CACHED_TIME_KEY)
+    page = home_page(
+        app[SETTINGS].name,
+        last_start.decode() if last_start else app[STARTED_AT],
+        cached_time.decode() if cached_time else None,
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+async def reset_cached_time(request: web.Request) -> web.Response:
+    await request.app[CACHE].set(CACHED_TIME_KEY, utc_now_iso().encode(), CACHED_TIME_OPTIONS)
+    raise web.HTTPSeeOther("/")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def stats(request: web.Request) -> web.Response:
+    app = request.app
+    return web.json_response({"node": app[SETTINGS].name, **app[COUNTERS].values})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[COUNTERS].prometheus_text()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None) -> web.Application:
+    """``cache`` overrides ``settings.cache_url`` (tests hand in their own)."""
+    app = web.Application(middlewares=[farm_headers])
+    app[SETTINGS] = settings
+    app[COUNTERS] = NodeCounters(settings.name)
+    app[STARTED_AT] = utc_now_iso()
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        opened = cache
+        if opened is None and settings.cache_url is not None:
+            opened = await asyncio.to_thread(from_url, settings.cache_url)
+        app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS])
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            app[SOURCE] = session
+            # As in the sample: the most recent server to start overwrites the farm's start time.
+            await app[CACHE].set(LAST_START_KEY, app[STARTED_AT].encode())
+            await app[CACHE].set(CACHED_TIME_KEY, app[STARTED_AT].encode(), CACHED_TIME_OPTIONS)
+            yield
+        if opened is not None and cache is None:
+            await opened.aclose()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/", home)
+    app.router.add_post("/reset-cached-time", reset_cached_time)
+    app.router.add_get("/items/{item_id}", get_item)
+    app.router.add_put("/items/{item_id}", put_item)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/stats", stats)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,52 @@
+"""Cache calls with a deadline: a cache that is down or slow costs a request its speed, never its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from farm.cache import CacheError, DistributedCache, EntryOptions
+from nodes.counters import NodeCounters
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class GuardedCache:
+    """Wraps the node's cache (or its absence): failures and timeouts count as cache errors and read as misses."""
+
+    def __init__(self, cache: DistributedCache | None, timeout: float, counters: NodeCounters) -> None:
+        self.cache = cache
+        self.timeout = timeout
+        self.counters = counters
+        self._failing = False
+
+    async def _guard(self, call: Awaitable[T], what: str) -> T | None:
+        try:
+            result = await asyncio.wait_for(call, self.timeout)
+        except (CacheError, TimeoutError) as exc:
+            self.counters.add("cache_errors")
+            if not self._failing:  # log the first failure of a run of them, not every one
+                self._failing = True
+                reason = f"no answer in {self.timeout * 1000:.0f} ms" if isinstance(exc, TimeoutError) else str(exc)
+                log.warning("cache %s failed, serving from the source store: %s", what, reason)
+            return None
+        if self._failing:
+            self._failing = False
+            log.warning("cache answers again")
+        return result
+
+    async def get(self, key: str) -> bytes | None:
+        if self.cache is None:
+            return None
+        return await self._guard(self.cache.aget(key), f"get of {key!r}")
+
+    async def set(self, key: str, value: bytes, options: EntryOptions | None = None) -> None:
+        if self.cache is not None:
+            await self._guard(self.cache.aset(key, value, options), f"set of {key!r}")
+
+    async def remove(self, key: str) -> None:
+        if self.cache is not None:
+            await self._guard(self.cache.aremove(key), f"remove of {key!r}")

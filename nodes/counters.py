@@ -1,0 +1,33 @@
+"""A node's counters, served as JSON (/stats) and in Prometheus's format (/metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+FIELDS = ("requests", "hits", "misses", "source_calls", "cache_errors")
+HELP = {
+    "requests": "HTTP requests served",
+    "hits": "item reads answered from the cache",
+    "misses": "item reads that went to the source store",
+    "source_calls": "requests sent to the source store",
+    "cache_errors": "cache calls that failed or timed out (the request was served anyway)",
+}
+
+
+class NodeCounters:
+    """Plain integers for /stats, mirrored into a registry of this node's own (never the global one)."""
+
+    def __init__(self, node: str) -> None:
+        self.values = dict.fromkeys(FIELDS, 0)
+        self.registry = CollectorRegistry()
+        self._metrics = {
+            name: Counter(f"farm_node_{name}", HELP[name], ["node"], registry=self.registry).labels(node=node)
+            for name in FIELDS
+        }
+
+    def add(self, name: str, amount: int = 1) -> None:
+        self.values[name] += amount
+        self._metrics[name].inc(amount)
+
+    def prometheus_text(self) -> bytes:
+        return generate_latest(self.registry)

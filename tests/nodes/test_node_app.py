@@ -1,0 +1,163 @@
+"""A node over real HTTP, with a real source store and a real Redis: cache-aside, invalidation, fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from farm.cache import DistributedCache, MemoryCache, RedisCache
+from farm.servers import ServerProcess, free_port
+from farm.servers.redis import redis_url
+from farm.source.app import SourceSettings
+from farm.source.app import create_app as create_source
+from nodes.app import create_app as create_node
+from nodes.settings import NodeSettings
+from tests.http import serve
+
+
+class Farm:
+    """A source store and nodes in this process, each on its own port."""
+
+    def __init__(self, stack: AsyncExitStack, source_url: str) -> None:
+        self.stack, self.source_url = stack, source_url
+        self.http = aiohttp.ClientSession()
+
+    async def node(self, name: str, cache: DistributedCache | None, timeout: float = 0.2) -> str:
+        settings = NodeSettings(name=name, source_url=self.source_url, cache_url=None, cache_timeout=timeout)
+        return await self.stack.enter_async_context(serve(create_node(settings, cache=cache)))
+
+    async def source_reads(self) -> int:
+        async with self.http.get(f"{self.source_url}/stats") as reply:
+            return int((await reply.json())["reads"])
+
+
+@pytest.fixture
+async def farm(tmp_path: Path) -> AsyncIterator[Farm]:
+    async with AsyncExitStack() as stack:
+        source = create_source(SourceSettings(tmp_path / "catalog.db", items=100, latency_ms=5))
+        built = Farm(stack, await stack.enter_async_context(serve(source)))
+        yield built
+        await built.http.close()
+
+
+@pytest.fixture
+async def redis_cache(redis_server: ServerProcess) -> AsyncIterator[RedisCache]:
+    cache = RedisCache(redis_url(redis_server), instance_name=f"node-test-{time.monotonic_ns()}:")
+    yield cache
+    await cache.aclose()
+
+
+async def test_reads_are_cache_aside(farm: Farm, redis_cache: RedisCache) -> None:
+    node = await farm.node("node-1", redis_cache)
+    async with farm.http.get(f"{node}/items/5") as first:
+        assert first.headers["X-Cache"] == "MISS"
+        assert (await first.json())["id"] == 5
+    async with farm.http.get(f"{node}/items/5") as second:
+        assert second.headers["X-Cache"] == "HIT"
+        assert second.headers["X-Node"] == "node-1"
+    assert await farm.source_reads() == 1
+    async with farm.http.get(f"{node}/items/999") as missing:
+        assert missing.status == 404
+
+
+async def test_a_write_through_one_node_is_read_at_once_through_another(farm: Farm, redis_cache: RedisCache) -> None:
+    a, b = await farm.node("node-1", redis_cache), await farm.node("node-2", redis_cache)
+    async with farm.http.get(f"{b}/items/3"):
+        pass  # warm
+    async with farm.http.put(f"{a}/items/3", json={"price": 1.0}) as reply:
+        assert (await reply.json())["version"] == 2
+    async with farm.http.get(f"{b}/items/3") as reply:
+        assert (await reply.json())["version"] == 2
+        assert reply.headers["X-Cache"] == "MISS"
+
+
+async def test_per_node_memory_caches_serve_stale_versions(farm: Farm) -> None:
+    a, b = await farm.node("node-1", MemoryCache()), await farm.node("node-2", MemoryCache())
+    async with farm.http.get(f"{b}/items/3"):
+        pass
+    async with farm.http.put(f"{a}/items/3", json={"price": 1.0}):
+        pass
+    async with farm.http.get(f"{b}/items/3") as reply:
+        assert (await reply.json())["version"] == 1, "node-2's own memory still holds the old version"
+
+
+async def test_a_cache_that_is_down_never_fails_a_request(farm: Farm) -> None:
+    down = RedisCache(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.1)
+    node = await farm.node("node-1", down)
+    for _ in range(3):
+        async with farm.http.get(f"{node}/items/4") as reply:
+            assert reply.status == 200
+            assert reply.headers["X-Cache"] == "MISS"
+    async with farm.http.get(f"{node}/stats") as reply:
+        stats = await reply.json()
+    assert stats["misses"] == 3
+    assert stats["cache_errors"] >= 6  # a get and a set per read, and the middleware's read
+    await down.aclose()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers: a hung cache server."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+async def test_a_cache_that_hangs_costs_no_more_than_the_timeout(farm: Farm, silent_server: int) -> None:
+    hung = RedisCache(f"redis://127.0.0.1:{silent_server}/0")
+    node = await farm.node("node-1", hung, timeout=0.1)
+    started = time.monotonic()
+    async with farm.http.get(f"{node}/items/8") as reply:
+        assert reply.status == 200
+    # get (0.1 s) + set (0.1 s) + the middleware's get (0.1 s) + the source's 5 ms: well under a second.
+    assert time.monotonic() - started < 1.0
+    await hung.aclose()
+
+
+async def test_every_response_carries_the_farm_headers(farm: Farm, redis_cache: RedisCache) -> None:
+    first = await farm.node("node-1", redis_cache)
+    await asyncio.sleep(0.01)
+    second = await farm.node("node-2", redis_cache)
+    async with farm.http.get(f"{second}/healthz"):
+        pass
+    starts = []
+    for node in (first, second):
+        async with farm.http.get(f"{node}/items/1") as reply:
+            starts.append(reply.headers["Last-Server-Start-Time"])
+    assert starts[0] == starts[1], "both nodes report the start time of the most recent node to start"
+
+
+async def test_home_page_and_reset_cached_time(farm: Farm, redis_cache: RedisCache) -> None:
+    node = await farm.node("node-1", redis_cache)
+    async with farm.http.get(f"{node}/") as reply:
+        page = await reply.text()
+    assert 'id="node">node-1<' in page
+    assert "Reset Cached Time" in page
+    await redis_cache.aremove("CachedTime")
+    async with farm.http.get(f"{node}/") as reply:
+        assert "Cached Time Expired" in await reply.text()
+    async with farm.http.post(f"{node}/reset-cached-time") as reply:
+        assert reply.status == 200  # followed the 303 back to the page
+        assert "Cached Time Expired" not in await reply.text()
+
+
+async def test_stats_and_prometheus_metrics(farm: Farm, redis_cache: RedisCache) -> None:
+    node = await farm.node("node-7", redis_cache)
+    for _ in range(2):
+        async with farm.http.get(f"{node}/items/2"):
+            pass
+    async with farm.http.get(f"{node}/stats") as reply:
+        stats = await reply.json()
+    assert (stats["hits"], stats["misses"], stats["source_calls"], stats["cache_errors"]) == (1, 1, 1, 0)
+    async with farm.http.get(f"{node}/metrics") as reply:
+        text = await reply.text()
+    assert 'farm_node_hits_total{node="node-7"} 1.0' in text
+    assert 'farm_node_misses_total{node="node-7"} 1.0' in text
