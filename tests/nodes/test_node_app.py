@@ -29,8 +29,8 @@ class Farm:
         self.stack, self.source_url = stack, source_url
         self.http = aiohttp.ClientSession()
 
-    async def node(self, name: str, cache: DistributedCache | None, timeout: float = 0.2) -> str:
-        settings = NodeSettings(name=name, source_url=self.source_url, cache_url=None, cache_timeout=timeout)
+    async def node(self, name: str, cache: DistributedCache | None, cache_timeout: float = 0.2) -> str:
+        settings = NodeSettings(name=name, source_url=self.source_url, cache_url=None, cache_timeout=cache_timeout)
         return await self.stack.enter_async_context(serve(create_node(settings, cache=cache)))
 
     async def source_reads(self) -> int:
@@ -113,7 +113,7 @@ def silent_server() -> Iterator[int]:
 
 async def test_a_cache_that_hangs_costs_no_more_than_the_timeout(farm: Farm, silent_server: int) -> None:
     hung = RedisCache(f"redis://127.0.0.1:{silent_server}/0")
-    node = await farm.node("node-1", hung, timeout=0.1)
+    node = await farm.node("node-1", hung, cache_timeout=0.1)
     started = time.monotonic()
     async with farm.http.get(f"{node}/items/8") as reply:
         assert reply.status == 200
