@@ -1,0 +1,54 @@
+"""``python -m proxy``: run the round-robin proxy. The admin token comes from ``FARM_PROXY_TOKEN``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from aiohttp import web
+
+from proxy.app import ProxySettings, create_app
+from proxy.discovery import parse_host_port
+
+TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m proxy", description="A round-robin HTTP reverse proxy.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL", help="a backend (repeatable)")
+    parser.add_argument("--backends-dns", metavar="HOST:PORT", help="find backends by resolving HOST periodically")
+    parser.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a backend may take to answer")
+    args = parser.parse_args()
+    token = os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        parser.error(f"set {TOKEN_VARIABLE} to the admin API's bearer token")
+    backends = {}
+    for item in args.backend:
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            parser.error(f"--backend {item!r}: expected NAME=URL")
+        backends[name] = url
+    try:
+        dns = parse_host_port(args.backends_dns) if args.backends_dns else None
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(name)s: %(message)s")
+    settings = ProxySettings(
+        admin_token=token, backends=backends, health_interval=args.health_interval, backend_timeout=args.timeout,
+        backends_dns=dns,
+    )  # fmt: skip
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The admin API under /_proxy/: list, add and drain-remove backends, metrics. Every call needs the token."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from yarl import URL
+
+from proxy.backends import BackendPool, DuplicateBackend, UnknownBackend
+from proxy.drain import drain_and_remove
+from proxy.metrics import prometheus_text
+
+PREFIX = "/_proxy"
+POOL = web.AppKey("pool", BackendPool)
+TOKEN = web.AppKey("admin_token", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def authorized(request: web.Request) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), request.app[TOKEN].encode())
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PREFIX + "/") and not authorized(request):
+        return web.json_response(
+            {"error": "missing or wrong admin token: send Authorization: Bearer <token>"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="proxy admin"'},
+        )
+    return await handler(request)
+
+
+async def list_backends(request: web.Request) -> web.Response:
+    return web.json_response({"backends": [b.to_json() for b in request.app[POOL]]})
+
+
+async def add_backend(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return web.json_response({"error": 'the body must be JSON: {"name": ..., "url": ...}'}, status=400)
+    name, url = (
+        body.get("name") if isinstance(body, dict) else None,
+        body.get("url") if isinstance(body, dict) else None,
+    )
+    if not isinstance(name, str) or not name or not isinstance(url, str):
+        return web.json_response({"error": 'give "name" and "url" as strings'}, status=400)
+    parsed = URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return web.json_response({"error": f"url {url!r} is not an http(s) URL with a host"}, status=400)
+    try:
+        backend = request.app[POOL].add(name, url)
+    except DuplicateBackend as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    return web.json_response(backend.to_json(), status=201)
+
+
+async def remove_backend(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    raw_timeout = request.query.get("drain_timeout", "10")
+    try:
+        timeout = float(raw_timeout)
+    except ValueError:
+        return web.json_response({"error": f"drain_timeout={raw_timeout!r} is not a number of seconds"}, status=400)
+    try:
+        backend, drained = await drain_and_remove(request.app[POOL], name, timeout)
+    except UnknownBackend as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    return web.json_response({"removed": backend.to_json(), "drained": drained})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=prometheus_text(request.app[POOL]), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(PREFIX + "/backends", list_backends)
+    app.router.add_post(PREFIX + "/backends", add_backend)
+    app.router.add_delete(PREFIX + "/backends/{name}", remove_backend)
+    app.router.add_get(PREFIX + "/metrics", metrics)

@@ -1,0 +1,96 @@
+"""Backends and the round-robin choice among them: policy without I/O, driven directly by tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class BackendState(StrEnum):
+    UP = "up"
+    DOWN = "down"  # failed a health check or a connection: no requests until a check passes again
+    DRAINING = "draining"  # being removed: no new requests, in-flight ones finish
+
+
+@dataclass(eq=False)
+class Backend:
+    name: str
+    url: str
+    state: BackendState = BackendState.UP
+    requests: int = 0
+    errors: int = 0
+    in_flight: int = 0
+    last_error: str | None = field(default=None, repr=False)
+    idle: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    """Set when the last in-flight request finishes: what a drain waits for."""
+
+    def started(self) -> None:
+        self.requests += 1
+        self.in_flight += 1
+        self.idle.clear()
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self.idle.set()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "state": str(self.state),
+            "requests": self.requests,
+            "errors": self.errors,
+            "in_flight": self.in_flight,
+            "last_error": self.last_error,
+        }
+
+
+class DuplicateBackend(ValueError):
+    pass
+
+
+class UnknownBackend(LookupError):
+    pass
+
+
+class BackendPool:
+    """The backends in the order they were added; ``pick`` takes the next one that is up, in turn."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, Backend] = {}
+        self._turn = itertools.count()
+
+    def __iter__(self) -> Any:
+        return iter(list(self._backends.values()))
+
+    def __len__(self) -> int:
+        return len(self._backends)
+
+    def get(self, name: str) -> Backend:
+        try:
+            return self._backends[name]
+        except KeyError:
+            raise UnknownBackend(f"no backend named {name!r}") from None
+
+    def add(self, name: str, url: str) -> Backend:
+        if name in self._backends:
+            raise DuplicateBackend(f"a backend named {name!r} exists already ({self._backends[name].url})")
+        backend = Backend(name, url.rstrip("/"))
+        self._backends[name] = backend
+        return backend
+
+    def remove(self, name: str) -> Backend:
+        backend = self.get(name)
+        del self._backends[name]
+        return backend
+
+    def pick(self, exclude: Backend | None = None) -> Backend | None:
+        """The next backend that is up (other than ``exclude``), or None when there is none."""
+        candidates = [b for b in self._backends.values() if b.state is BackendState.UP and b is not exclude]
+        if not candidates:
+            return None
+        return candidates[next(self._turn) % len(candidates)]
