@@ -6,20 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from farm.commands import sql_cache
+from farm.commands import farm_control, sql_cache
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="farm", description="Run and test a web farm that shares a cache.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    farm_control.add_parsers(subparsers)
     sql_cache.add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
-    return code
+    return farm_control.run_farm_command(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""The commands that run a farm: up, status, add/remove/restart/kill/pause/resume a node, cache, down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
+from farm.errors import FarmError
+from farm.state import FarmState
+from farm.topology import Farm, elapsed
+
+DEFAULT_RUN_DIR = Path(".farm")
+
+
+def _with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="the farm's folder (default .farm)")
+    return parser
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = _with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
+    up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
+    up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
+    up.add_argument("--env", choices=[e.value for e in Environment], help="development (memory), staging (redis), "
+                    "production (sql); default $FARM_ENV or development")  # fmt: skip
+    up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
+    up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
+    up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
+    up.set_defaults(handler=cmd_up)
+
+    status = _with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
+    status.add_argument("--json", action="store_true", help="as JSON")
+    status.set_defaults(handler=cmd_status)
+
+    _with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
+        handler=cmd_add_node
+    )
+    for command, help_text, handler in (
+        ("remove-node", "drain a node at the proxy, then stop and remove it", cmd_remove_node),
+        ("kill-node", "SIGKILL a node (supervisord starts it again, as after a crash)", _signal("KILL")),
+        ("pause-node", "SIGSTOP a node: it holds its connections and answers nothing", _signal("STOP")),
+        ("resume-node", "SIGCONT a paused node", _signal("CONT")),
+    ):
+        sub = _with_run_dir(subparsers.add_parser(command, help=help_text))
+        sub.add_argument("name", metavar="NAME")
+        sub.set_defaults(handler=handler)
+
+    restart = _with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
+    which = restart.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", metavar="NAME")
+    which.add_argument("--all", action="store_true", help="every node")
+    restart.add_argument("--rolling", action="store_true", help="one at a time, each drained at the proxy first")
+    restart.set_defaults(handler=cmd_restart)
+
+    cache = _with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
+    cache.add_argument("action", choices=["stop", "start"])
+    cache.set_defaults(handler=cmd_cache)
+
+    _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
+
+
+def run_farm_command(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return handler(args)
+    except FarmError as exc:
+        print(f"farm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
+    state = Farm(args.run_dir).up(
+        nodes=args.nodes, cache=cache, proxy_port=args.proxy_port, item_sliding=args.item_sliding,
+        source_latency_ms=args.source_latency_ms,
+    )  # fmt: skip
+    print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
+    print(state.proxy_url)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = Farm(args.run_dir).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
+    print(f"cache   {status['cache']}")
+    print(f"source  {status['source']}")
+    for node in status["nodes"]:
+        print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
+    return 0
+
+
+def cmd_add_node(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    name = Farm(args.run_dir).add_node()
+    print(f"{name} added in {elapsed(started)}")
+    return 0
+
+
+def cmd_remove_node(args: argparse.Namespace) -> int:
+    Farm(args.run_dir).remove_node(args.name)
+    print(f"{args.name} removed")
+    return 0
+
+
+def _signal(sig: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        Farm(args.run_dir).signal_node(args.name, sig)
+        print(f"{args.name}: SIG{sig} sent")
+        return 0
+
+    return handler
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    farm = Farm(args.run_dir)
+    names = list(FarmState.load(farm.run).nodes) if args.all else [args.name]
+    started = time.monotonic()
+    farm.restart_nodes(names, rolling=args.rolling)
+    print(f"restarted {', '.join(names)} in {elapsed(started)}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    Farm(args.run_dir).cache_service(args.action)
+    print(f"cache {'stopped' if args.action == 'stop' else 'started'}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    Farm(args.run_dir).down()
+    print("farm down")
+    return 0

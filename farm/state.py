@@ -1,0 +1,58 @@
+"""What `farm status` reads: the farm's addresses and processes, kept in the run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farm.errors import FarmError
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class FarmState:
+    proxy_port: int
+    admin_token: str
+    source_port: int
+    cache_kind: str
+    cache_url: str | None
+    """The nodes' cache URL; may hold a password, so the file is readable by its owner only."""
+    redis_port: int | None = None
+    nodes: dict[str, int] = field(default_factory=dict)
+    next_node: int = 1
+    item_sliding: float = 300.0
+    source_latency_ms: float = 20.0
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    @property
+    def source_url(self) -> str:
+        return f"http://127.0.0.1:{self.source_port}"
+
+    def node_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.nodes[name]}"
+
+    def save(self, run: Path) -> None:
+        path = run / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(asdict(self), out, indent=2)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, run: Path) -> FarmState:
+        path = run / STATE_FILE
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FarmError(f"no farm in {run}: start one with `farm up --run-dir {run}`") from None
+        except json.JSONDecodeError as exc:
+            raise FarmError(f"{path} is damaged ({exc}); `farm down --run-dir {run}` clears it") from None
+        return cls(**data)

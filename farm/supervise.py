@@ -1,0 +1,195 @@
+"""supervisord for one farm: its config files in the run directory, and control through its XML-RPC API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from farm.errors import FarmError
+
+CONFIG = """[unix_http_server]
+file={run}/supervisor.sock
+chmod=0700
+
+[supervisord]
+logfile={run}/logs/supervisord.log
+pidfile={run}/supervisord.pid
+directory={run}
+nodaemon=false
+silent=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{run}/supervisor.sock
+
+[include]
+files = {run}/programs/*.conf
+"""
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    command: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = "TERM"
+    priority: int = 500
+
+    def render(self, run: Path) -> str:
+        quoted = " ".join(_quote(part) for part in self.command)
+        env = ",".join(f'{k}="{_escape(v)}"' for k, v in self.environment.items())
+        lines = [
+            f"[program:{self.name}]",
+            f"command={quoted}",
+            f"directory={run}",
+            f"priority={self.priority}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=0",
+            "startretries=3",
+            f"stopsignal={self.stop_signal}",
+            "stopwaitsecs=10",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={run}/logs/{self.name}.log",
+            "stdout_logfile_maxbytes=10MB",
+            "stdout_logfile_backups=1",
+        ]
+        if env:
+            lines.append(f"environment={env}")
+        return "\n".join(lines) + "\n"
+
+
+def _quote(part: str) -> str:
+    return f'"{part}"' if any(c in part for c in " \t'\"") else part
+
+
+def _escape(value: str) -> str:
+    # supervisord expands %(name)s in its files: a literal percent sign is written twice.
+    return value.replace("%", "%%").replace('"', '\\"')
+
+
+class Supervisor:
+    """One farm's supervisord, reached through the unix socket in its run directory."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+        self.programs = run / "programs"
+        self.socket = run / "supervisor.sock"
+
+    # -- files -------------------------------------------------------------------------------------
+    def write_config(self) -> None:
+        (self.run / "logs").mkdir(parents=True, exist_ok=True)
+        self.programs.mkdir(parents=True, exist_ok=True)
+        (self.run / "supervisord.conf").write_text(CONFIG.format(run=self.run))
+
+    def write_program(self, program: Program) -> None:
+        path = self.programs / f"{program.name}.conf"
+        # The file may hold a cache URL with its password: only this user may read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(program.render(self.run))
+
+    def delete_program(self, name: str) -> None:
+        (self.programs / f"{name}.conf").unlink(missing_ok=True)
+
+    # -- the daemon --------------------------------------------------------------------------------
+    def start(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.run / "supervisord.conf")],
+            capture_output=True, text=True, check=False, cwd=self.run,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise FarmError(f"supervisord did not start: {(result.stderr or result.stdout).strip()}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.running():
+                return
+            time.sleep(0.05)
+        raise FarmError(f"supervisord did not answer on {self.socket}; see {self.run}/logs/supervisord.log")
+
+    def rpc(self) -> Any:
+        transport = SupervisorTransport(serverurl=f"unix://{self.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def running(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            return cast(str, self.rpc().getState()["statename"]) == "RUNNING"
+        except (OSError, xmlrpc.client.Fault):
+            return False
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.run / "supervisord.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def shutdown(self) -> None:
+        """Stops every program, then supervisord; waits until its process is gone."""
+        pid = self.pid()
+        if self.running():
+            self.rpc().shutdown()
+        if pid is not None:
+            _wait_gone(pid, 30)
+
+    # -- programs ----------------------------------------------------------------------------------
+    def add(self, program: Program) -> None:
+        """A new program: its file, reloadConfig, addProcessGroup (which starts it)."""
+        self.write_program(program)
+        self.rpc().reloadConfig()
+        self.rpc().addProcessGroup(program.name)
+
+    def remove(self, name: str) -> None:
+        """Stop, removeProcessGroup, delete the file."""
+        rpc = self.rpc()
+        self._call(rpc.stopProcess, name, ok=("NOT_RUNNING",))
+        rpc.removeProcessGroup(name)
+        self.delete_program(name)
+
+    def stop(self, name: str) -> None:
+        self._call(self.rpc().stopProcess, name, ok=("NOT_RUNNING",))
+
+    def start_program(self, name: str) -> None:
+        self._call(self.rpc().startProcess, name, ok=("ALREADY_STARTED",))
+
+    def signal(self, name: str, sig: str) -> None:
+        self.rpc().signalProcess(name, sig)
+
+    def info(self, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.rpc().getProcessInfo(name))
+
+    def all_info(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self.rpc().getAllProcessInfo())
+
+    @staticmethod
+    def _call(method: Any, name: str, ok: tuple[str, ...]) -> None:
+        try:
+            method(name)
+        except xmlrpc.client.Fault as fault:
+            if not any(word in fault.faultString for word in ok):
+                raise FarmError(f"supervisord refused for {name}: {fault.faultString}") from None
+
+
+def _wait_gone(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)

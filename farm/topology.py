@@ -1,0 +1,213 @@
+"""A farm: which processes it runs, on which ports, and how nodes come, go, restart and fail."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from farm.cache import from_url, mask_secrets
+from farm.config import CacheChoice
+from farm.errors import FarmError
+from farm.health import admin_call, http_ok, redis_ok, wait_for
+from farm.servers import free_port
+from farm.state import FarmState
+from farm.supervise import Program, Supervisor
+
+SOURCE, PROXY, REDIS = "source", "proxy", "redis"
+
+
+class Farm:
+    def __init__(self, run: Path) -> None:
+        self.run = run.resolve()
+        self.supervisor = Supervisor(self.run)
+
+    # -- programs ----------------------------------------------------------------------------------
+    def _node_program(self, state: FarmState, name: str) -> Program:
+        command = [
+            sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name]),
+            "--source", state.source_url, "--item-sliding", str(state.item_sliding),
+        ]  # fmt: skip
+        environment = {}
+        if state.cache_url is None:
+            command += ["--cache", "none" if state.cache_kind == "none" else "memory://"]
+        else:
+            environment["FARM_CACHE_URL"] = state.cache_url  # not on the command line: `ps` shows that
+        return Program(name, command, environment, priority=300)
+
+    def _programs(self, state: FarmState) -> list[Program]:
+        programs = []
+        if state.redis_port is not None:
+            programs.append(Program(REDIS, [
+                shutil.which("redis-server") or "redis-server", "--port", str(state.redis_port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.run),
+            ], priority=100))  # fmt: skip
+        programs.append(Program(SOURCE, [
+            sys.executable, "-m", "farm.source", "--port", str(state.source_port),
+            "--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms),
+        ], priority=200))  # fmt: skip
+        programs += [self._node_program(state, name) for name in state.nodes]
+        backends = [arg for name in state.nodes for arg in ("--backend", f"{name}={state.node_url(name)}")]
+        programs.append(Program(PROXY, [
+            sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5", *backends,
+        ], {"FARM_PROXY_TOKEN": state.admin_token}, priority=400))  # fmt: skip
+        return programs
+
+    # -- up and down -------------------------------------------------------------------------------
+    def up(self, *, nodes: int, cache: CacheChoice, proxy_port: int | None, item_sliding: float = 300.0,
+           source_latency_ms: float = 20.0) -> FarmState:  # fmt: skip
+        if nodes < 1:
+            raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
+        if self.supervisor.running():
+            raise FarmError(f"a farm is already up in {self.run}: `farm down --run-dir {self.run}` first")
+        self.run.mkdir(parents=True, exist_ok=True)
+        cache_url, redis_port = cache.url, None
+        if cache.kind == "redis" and cache_url is None:
+            redis_port = free_port()
+            cache_url = f"redis://127.0.0.1:{redis_port}/0"
+        elif cache.kind == "sql" and cache_url is None:
+            cache_url = f"sqlite:///{self.run / 'cache.db'}?table=DistributedCache"
+        state = FarmState(
+            proxy_port=proxy_port or free_port(), admin_token=secrets.token_urlsafe(24), source_port=free_port(),
+            cache_kind=cache.kind, cache_url=cache_url, redis_port=redis_port, item_sliding=item_sliding,
+            source_latency_ms=source_latency_ms,
+        )  # fmt: skip
+        for _ in range(nodes):
+            state.nodes[self._new_node_name(state)] = free_port()
+        if cache.kind == "sql":
+            with from_url(cache_url or "") as sql:
+                sql.create_table(if_not_exists=True)  # type: ignore[attr-defined]
+        self.supervisor.write_config()
+        for program in self._programs(state):
+            self.supervisor.write_program(program)
+        state.save(self.run)
+        self.supervisor.start()
+        try:
+            self.wait_healthy(state)
+        except FarmError:
+            self.down()
+            raise
+        return state
+
+    def wait_healthy(self, state: FarmState) -> None:
+        hint = f"; see the logs in {self.run}/logs"
+        if state.redis_port is not None:
+            wait_for("redis", lambda: redis_ok(state.redis_port or 0), hint=hint)
+        wait_for("the source store", lambda: http_ok(state.source_url + "/healthz"), hint=hint)
+        for name in state.nodes:
+            wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"), hint=hint)
+        wait_for("the proxy", lambda: self._proxy_sees_all_up(state), hint=hint)
+
+    def _proxy_sees_all_up(self, state: FarmState) -> bool:
+        if not http_ok(state.proxy_url + "/_proxy/backends", headers={"Authorization": f"Bearer {state.admin_token}"}):
+            return False
+        backends = admin_call(state.proxy_url, state.admin_token, "GET", "/backends")["backends"]
+        return {b["name"] for b in backends if b["state"] == "up"} >= set(state.nodes)
+
+    def down(self) -> None:
+        """Stops everything this farm started; afterwards none of its processes is left."""
+        if self.supervisor.running():
+            for info in self.supervisor.all_info():
+                if info["statename"] in ("RUNNING", "STARTING"):
+                    self.supervisor.signal(info["name"], "CONT")  # a paused node must hear its TERM
+        self.supervisor.shutdown()
+
+    # -- status ------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        state = FarmState.load(self.run)
+        infos = {i["name"]: i for i in self.supervisor.all_info()} if self.supervisor.running() else {}
+
+        def process(name: str) -> dict[str, Any]:
+            info = infos.get(name, {})
+            return {"state": str(info.get("statename", "STOPPED")).lower(), "pid": info.get("pid") or None}
+
+        return {
+            "run_dir": str(self.run),
+            "proxy": state.proxy_url,
+            "admin_token": state.admin_token,
+            "cache": mask_secrets(state.cache_url) if state.cache_url else state.cache_kind,
+            "cache_kind": state.cache_kind,
+            "source": state.source_url,
+            "nodes": [{"name": n, "url": state.node_url(n), **process(n)} for n in state.nodes],
+            "processes": {name: process(name) for name in (REDIS, SOURCE, PROXY) if name in infos},
+        }
+
+    # -- nodes -------------------------------------------------------------------------------------
+    @staticmethod
+    def _new_node_name(state: FarmState) -> str:
+        name = f"node-{state.next_node}"
+        state.next_node += 1
+        return name
+
+    def _require_node(self, state: FarmState, name: str) -> None:
+        if name not in state.nodes:
+            known = ", ".join(state.nodes) or "none"
+            raise FarmError(f"no node named {name!r} in this farm (nodes: {known})")
+
+    def add_node(self) -> str:
+        state = FarmState.load(self.run)
+        name = self._new_node_name(state)
+        state.nodes[name] = free_port()
+        state.save(self.run)
+        self.supervisor.add(self._node_program(state, name))
+        wait_for(name, lambda: http_ok(state.node_url(name) + "/healthz"), hint=f"; see {self.run}/logs/{name}.log")
+        admin_call(state.proxy_url, state.admin_token, "POST", "/backends", {"name": name, "url": state.node_url(name)})
+        wait_for(f"{name} at the proxy", lambda: self._proxy_sees_all_up(state))
+        return name
+
+    def remove_node(self, name: str) -> None:
+        state = FarmState.load(self.run)
+        self._require_node(state, name)
+        admin_call(state.proxy_url, state.admin_token, "DELETE", f"/backends/{name}?drain_timeout=10")
+        self.supervisor.remove(name)
+        del state.nodes[name]
+        state.save(self.run)
+
+    def restart_nodes(self, names: list[str], *, rolling: bool) -> None:
+        """One by one with ``rolling`` (or for a single node): out of the proxy, restart, healthy, back in.
+        Otherwise all at once, as a careless deployment would: the proxy sees them go and come back."""
+        state = FarmState.load(self.run)
+        for name in names:
+            self._require_node(state, name)
+        if rolling or len(names) == 1:
+            for name in names:
+                admin_call(state.proxy_url, state.admin_token, "DELETE", f"/backends/{name}?drain_timeout=10")
+                self.supervisor.stop(name)
+                self.supervisor.start_program(name)
+                wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"))
+                admin_call(state.proxy_url, state.admin_token, "POST", "/backends",
+                           {"name": name, "url": state.node_url(name)})  # fmt: skip
+                wait_for(f"{name} at the proxy", lambda: self._proxy_sees_all_up(state))
+            return
+        for name in names:
+            self.supervisor.stop(name)
+        for name in names:
+            self.supervisor.start_program(name)
+        for name in names:
+            wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"))
+        wait_for("every node at the proxy", lambda: self._proxy_sees_all_up(state))
+
+    def signal_node(self, name: str, sig: str) -> None:
+        state = FarmState.load(self.run)
+        self._require_node(state, name)
+        self.supervisor.signal(name, sig)
+
+    def cache_service(self, action: str) -> None:
+        state = FarmState.load(self.run)
+        if state.redis_port is None:
+            raise FarmError(
+                f"this farm's cache ({state.cache_kind}, {mask_secrets(state.cache_url or 'in each node')}) is not a "
+                "server the farm started: only a private redis can be stopped and started"
+            )
+        if action == "stop":
+            self.supervisor.stop(REDIS)
+        else:
+            self.supervisor.start_program(REDIS)
+            wait_for("redis", lambda: redis_ok(state.redis_port or 0))
+
+
+def elapsed(started: float) -> str:
+    return f"{time.monotonic() - started:.2f} s"
