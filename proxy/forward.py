@@ -18,7 +18,8 @@ HOP_BY_HOP = frozenset(
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 BUFFER_LIMIT = 256 * 1024
 """Responses of known length up to this size are read whole, larger or unknown ones streamed."""
-CONNECTION_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
+"""A connection refused, reset or closed before the whole answer was read."""
 
 
 def forwarded_headers(request: web.Request) -> CIMultiDict[str]:
@@ -107,8 +108,16 @@ class Forwarder:
                     if length is not None:
                         response.content_length = length
                     await response.prepare(request)
-                    async for chunk in reply.content.iter_chunked(64 * 1024):
-                        await response.write(chunk)
+                    try:
+                        async for chunk in reply.content.iter_chunked(64 * 1024):
+                            await response.write(chunk)
+                    except CONNECTION_ERRORS as exc:
+                        # Part of the answer is on its way to the client: all that is left is to cut it short.
+                        backend.errors += 1
+                        backend.last_error = f"{type(exc).__name__}: {exc}"
+                        if request.transport is not None:
+                            request.transport.close()
+                        return response
                     await response.write_eof()
                     return response
             except TimeoutError:

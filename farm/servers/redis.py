@@ -27,6 +27,8 @@ def start_redis(*, port: int | None = None, extra_config: list[str] | None = Non
         try:
             with redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2) as client:
                 return bool(client.ping())
+        except (redis.ResponseError, redis.AuthenticationError):
+            return True  # it answered, with "authentication required": up, and protected
         except redis.RedisError:
             return False
 
