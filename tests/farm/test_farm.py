@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -173,7 +172,7 @@ async def test_the_admin_api_refuses_a_missing_or_wrong_token(shared_farm: Path)
                 assert reply.status == 401
         async with http.get(
             info["proxy"] + "/_proxy/backends", headers={"Authorization": f"Bearer {info['admin_token']}"}
-        ) as reply:  # noqa: E501
+        ) as reply:
             assert reply.status == 200
 
 
@@ -227,8 +226,7 @@ def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
     assert "unknown cache 'carrier-pigeon'" in bad_cache.stderr
 
 
-def test_signals_reach_the_right_process(shared_farm: Path) -> None:
+def test_an_unknown_node_is_named_in_the_error(shared_farm: Path) -> None:
     unknown = farm("kill-node", "node-9", run=shared_farm)
     assert unknown.returncode == 1
-    assert "no node named 'node-9'" in unknown.stderr
-    assert signal.SIGKILL  # the kill itself is exercised under load above
+    assert "no node named 'node-9' in this farm (nodes: node-1, node-2, node-3)" in unknown.stderr
