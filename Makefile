@@ -45,6 +45,7 @@ bench: deps venv
 
 demo: deps venv
 	$(PY) examples/shared_cache.py
+	$(PY) examples/farm_tour.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
