@@ -34,6 +34,7 @@ lint: venv
 
 typecheck: venv
 	$(PY) -m mypy
+	$(PY) -m mypy bench/proxy.py
 
 unit: deps venv
 	$(PY) -m pytest
@@ -41,7 +42,10 @@ unit: deps venv
 test: lint typecheck unit
 
 bench: deps venv
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		($$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q nginx-light wrk)
 	$(PY) bench/cache_ops.py
+	$(PY) bench/proxy.py
 
 demo: deps venv
 	$(PY) examples/shared_cache.py
