@@ -79,8 +79,8 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None) 
         args[1:1] = ["-s", str(script)]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out)[1])  # type: ignore[index]
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out)[1])  # type: ignore[index]
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
     return rate, p50, p99
 
 
@@ -139,8 +139,12 @@ def main() -> None:
 
         half = peak["proxy (two nodes)"][0] / 2
         connections = 8
-        delay_ms = max(0.0, connections / half * 1000 - peak["proxy (two nodes)"][1])
         script = tmp / "pace.lua"
+        delay_ms = connections / half * 1000
+        for _ in range(4):  # wrk paces by a delay per request: find the delay that gives the rate
+            script.write_text(PACE_SCRIPT.format(delay=f"{delay_ms:.3f}"))
+            rate = wrk(urls["proxy (two nodes)"], 1, connections, script)[0]
+            delay_ms = max(0.0, delay_ms + connections * (1 / half - 1 / rate) * 1000)
         script.write_text(PACE_SCRIPT.format(delay=f"{delay_ms:.3f}"))
         print(f"at half the proxy's peak (~{half:,.0f} req/s: {connections} connections, {delay_ms:.2f} ms apart)")
         paced = {}

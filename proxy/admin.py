@@ -27,7 +27,7 @@ def authorized(request: web.Request) -> bool:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(PREFIX + "/") and not authorized(request):
+    if not authorized(request):
         return web.json_response(
             {"error": "missing or wrong admin token: send Authorization: Bearer <token>"},
             status=401,
@@ -81,8 +81,13 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "/backends", list_backends)
-    app.router.add_post(PREFIX + "/backends", add_backend)
-    app.router.add_delete(PREFIX + "/backends/{name}", remove_backend)
-    app.router.add_get(PREFIX + "/metrics", metrics)
+def admin_app(pool: BackendPool, token: str) -> web.Application:
+    """A sub-application under /_proxy/: its middleware checks the token, forwarded requests never pass it."""
+    app = web.Application(middlewares=[require_token])
+    app[POOL] = pool
+    app[TOKEN] = token
+    app.router.add_get("/backends", list_backends)
+    app.router.add_post("/backends", add_backend)
+    app.router.add_delete("/backends/{name}", remove_backend)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from proxy.admin import POOL, TOKEN, add_routes, require_token
+from proxy.admin import POOL, PREFIX, admin_app
 from proxy.backends import BackendPool
 from proxy.discovery import run_discovery
 from proxy.forward import Forwarder
@@ -33,8 +33,7 @@ class ProxySettings:
 def create_app(settings: ProxySettings) -> web.Application:
     if not settings.admin_token:
         raise ValueError("the proxy needs an admin token")
-    app = web.Application(middlewares=[require_token], client_max_size=1024**3)
-    app[TOKEN] = settings.admin_token
+    app = web.Application(client_max_size=1024**3)
     pool = app[POOL] = BackendPool()
     for name, url in settings.backends.items():
         pool.add(name, url)
@@ -62,6 +61,6 @@ def create_app(settings: ProxySettings) -> web.Application:
         return await request.app[FORWARDER].handle(request)
 
     app.cleanup_ctx.append(resources)
-    add_routes(app)
+    app.add_subapp(PREFIX, admin_app(pool, settings.admin_token))
     app.router.add_route("*", "/{tail:.*}", forward)
     return app

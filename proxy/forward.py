@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
@@ -22,15 +24,19 @@ CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
 """A connection refused, reset or closed before the whole answer was read."""
 
 
+def _connection_listed(headers: Any) -> frozenset[str]:
+    value = headers.get("Connection")
+    if not value:
+        return frozenset()
+    return frozenset(t.strip().lower() for t in value.split(",") if t.strip())
+
+
 def forwarded_headers(request: web.Request) -> CIMultiDict[str]:
     """The request's end-to-end headers plus the X-Forwarded-* ones."""
-    connection_listed = {t.strip().lower() for t in request.headers.get("Connection", "").split(",") if t.strip()}
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, value in request.headers.items():
-        lower = name.lower()
-        if lower in HOP_BY_HOP or lower in connection_listed or lower == "host":
-            continue
-        headers.add(name, value)
+    skip = HOP_BY_HOP | _connection_listed(request.headers) | {"host"}
+    headers: CIMultiDict[str] = CIMultiDict(
+        (name, value) for name, value in request.headers.items() if name.lower() not in skip
+    )
     peer = request.remote or ""
     previous = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
@@ -40,14 +46,8 @@ def forwarded_headers(request: web.Request) -> CIMultiDict[str]:
 
 
 def response_headers(reply: aiohttp.ClientResponse) -> CIMultiDict[str]:
-    connection_listed = {t.strip().lower() for t in reply.headers.get("Connection", "").split(",") if t.strip()}
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, value in reply.headers.items():
-        lower = name.lower()
-        if lower in HOP_BY_HOP or lower in connection_listed or lower == "content-length":
-            continue
-        headers.add(name, value)
-    return headers
+    skip = HOP_BY_HOP | _connection_listed(reply.headers) | {"content-length"}
+    return CIMultiDict((name, value) for name, value in reply.headers.items() if name.lower() not in skip)
 
 
 class Forwarder:
