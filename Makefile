@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Servers the tests start privately (never the machine's own), and the ODBC drivers of each database.
-DEBIAN_PACKAGES := redis-server unixodbc odbc-postgresql odbc-mariadb libsqliteodbc \
+DEBIAN_PACKAGES := redis-server unixodbc odbc-postgresql odbc-mariadb libsqliteodbc procps \
 	postgresql mariadb-server mariadb-client
 
 .PHONY: all test check lint typecheck unit deps venv bench demo clean
