@@ -1,0 +1,1 @@
+"""Scripted farm experiments: the scenario file format, its validation, and (to come) the runner."""

@@ -1,0 +1,158 @@
+"""Reading a scenario file: YAML, checked against the JSON Schema, every problem reported with its line.
+
+Nothing runs unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from farm.scenario.errors import ScenarioSpecError, SpecProblem
+from farm.scenario.schema import SCHEMA, STEP_KINDS
+
+Path_ = tuple[str | int, ...]
+
+_STEP_SCHEMAS = {
+    kind: next(
+        s["properties"][kind] for s in SCHEMA["properties"]["steps"]["items"]["oneOf"] if kind in s["properties"]
+    )
+    for kind in STEP_KINDS
+}
+_TOP_SCHEMA = {**SCHEMA, "properties": {**SCHEMA["properties"], "steps": {"type": "array", "minItems": 1}}}
+# Messages for the rules whose generic jsonschema wording would not tell a user what to write.
+_FRIENDLY = {
+    ("load", "oneOf"): "give either duration_s or requests",
+    ("load", "not"): "give concurrency or rate, not both",
+    ("restart", "oneOf"): "give node: NAME, or all: true (with rolling: true for one at a time)",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    args: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class FarmSpec:
+    nodes: int = 3
+    caches: tuple[str, ...] = ("redis",)
+    item_sliding_s: float | None = 300.0
+    item_absolute_s: float | None = None
+    source_latency_ms: float = 20.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    file: str
+    description: str = ""
+    farm: FarmSpec = field(default_factory=FarmSpec)
+    steps: tuple[Step, ...] = ()
+
+
+def _field(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _node_at(root: yaml.Node | None, path: Path_) -> yaml.Node | None:
+    node = root
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+        if node is None:
+            return None
+    return node
+
+
+def _line(root: yaml.Node | None, path: Path_) -> int:
+    for depth in range(len(path), -1, -1):
+        node = _node_at(root, path[:depth])
+        if node is not None:
+            return int(node.start_mark.line) + 1
+    return 1
+
+
+def _problems(
+    file: str, root: yaml.Node | None, base: Path_, errors: Iterable[jsonschema.ValidationError], kind: str = ""
+) -> list[SpecProblem]:
+    problems = []
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        path = base + tuple(error.absolute_path)
+        message = error.message
+        if error.validator == "required":
+            missing = message.split("'")[1] if "'" in message else ""
+            path = (*path, missing) if missing else path
+            message = "is required"
+        elif (kind, error.validator) in _FRIENDLY and not error.absolute_path:
+            message = _FRIENDLY[(kind, str(error.validator))]
+        problems.append(SpecProblem(file, _line(root, base + tuple(error.absolute_path)), _field(path), message))
+    return problems
+
+
+def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ScenarioSpecError([SpecProblem(file, line, "(yaml)", str(getattr(exc, "problem", exc)))]) from None
+    if not isinstance(data, dict):
+        raise ScenarioSpecError([SpecProblem(file, 1, "(top level)", "a scenario is a mapping with name and steps")])
+    validator = jsonschema.Draft202012Validator
+    problems = _problems(file, root, (), validator(_TOP_SCHEMA).iter_errors(data))
+    raw_steps = data.get("steps")
+    steps: list[Any] = raw_steps if isinstance(raw_steps, list) else []
+    for index, step in enumerate(steps):
+        where: Path_ = ("steps", index)
+        kinds = list(step) if isinstance(step, dict) else []
+        if len(kinds) != 1 or kinds[0] not in STEP_KINDS:
+            found = ", ".join(map(str, kinds)) or repr(step)
+            message = f"a step is one of {', '.join(STEP_KINDS)}; found {found}"
+            problems.append(SpecProblem(file, _line(root, where), _field(where), message))
+            continue
+        kind = kinds[0]
+        body_path = (*where, kind)
+        errors = validator(_STEP_SCHEMAS[kind]).iter_errors(step[kind])
+        problems += _problems(file, root, body_path, errors, kind)
+    if problems:
+        raise ScenarioSpecError(sorted(problems, key=lambda p: (p.line, p.field, p.message)))
+    farm = data.get("farm", {})
+    return Scenario(
+        name=data["name"],
+        file=file,
+        description=data.get("description", ""),
+        farm=FarmSpec(
+            nodes=farm.get("nodes", 3),
+            caches=tuple(farm.get("caches", ("redis",))),
+            item_sliding_s=farm.get("item_sliding_s", 300.0),
+            item_absolute_s=farm.get("item_absolute_s"),
+            source_latency_ms=farm.get("source_latency_ms", 20.0),
+        ),
+        steps=tuple(
+            Step(next(iter(s)), next(iter(s.values())), _line(root, ("steps", i))) for i, s in enumerate(steps)
+        ),
+    )
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioSpecError([SpecProblem(str(path), 0, "(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse_scenario(text, str(path))
