@@ -1,0 +1,103 @@
+"""The figures a scenario is judged by, computed from its recorded history alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hdrh.histogram import HdrHistogram
+
+from farm.scenario.history import Record
+
+MAX_LATENCY_US = 120_000_000
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A read that started after a write of its key had completed, yet saw an older version."""
+
+    time: float
+    key: int
+    node: str | None
+    seen: int
+    expected: int
+
+
+def coherence_violations(records: Sequence[Record]) -> list[Violation]:
+    """Reads that began after a write of the same key had returned, and saw a version older than it.
+
+    Writes are taken in the order they completed; a read is checked against the newest write that
+    completed before the read started (concurrent writes are not a violation either way)."""
+    writes: dict[int, list[tuple[float, int]]] = {}
+    for r in records:
+        if not r.is_read and r.ok and r.version is not None:
+            writes.setdefault(r.key, []).append((r.end, r.version))
+    for history in writes.values():
+        history.sort()
+    found = []
+    for r in sorted(records, key=lambda r: r.start):
+        if not r.is_read or not r.ok or r.version is None or r.key not in writes:
+            continue
+        expected = max((v for end, v in writes[r.key] if end <= r.start), default=None)
+        if expected is not None and r.version < expected:
+            found.append(Violation(r.start, r.key, r.node, r.version, expected))
+    return found
+
+
+def hit_ratio(records: Sequence[Record]) -> float | None:
+    reads = [r for r in records if r.is_read and r.ok and r.hit is not None]
+    return sum(r.hit for r in reads) / len(reads) if reads else None  # type: ignore[misc]
+
+
+def hit_ratio_after(records: Sequence[Record], moment: float, first: int = 100) -> float | None:
+    """Hit ratio of the first ``first`` reads that started after ``moment`` (e.g. a restart)."""
+    after = sorted((r for r in records if r.start >= moment), key=lambda r: r.start)
+    return hit_ratio([r for r in after if r.is_read][:first])
+
+
+def source_requests_per_key(source_reads: int, records: Sequence[Record]) -> float | None:
+    """Source store reads (its own counter) per distinct key the clients read."""
+    keys = {r.key for r in records if r.is_read}
+    return source_reads / len(keys) if keys else None
+
+
+def errors_by_step(records: Sequence[Record]) -> dict[str, int]:
+    return dict(Counter(r.step for r in records if not r.ok))
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def latency(records: Sequence[Record]) -> Latency | None:
+    if not records:
+        return None
+    histogram = HdrHistogram(1, MAX_LATENCY_US, 3)
+    for r in records:
+        histogram.record_value(min(MAX_LATENCY_US, max(1, round((r.end - r.start) * 1_000_000))))
+
+    def at(percentile: float) -> float:
+        return float(histogram.get_value_at_percentile(percentile)) / 1000
+
+    return Latency(at(50), at(95), at(99), float(histogram.get_max_value()) / 1000)
+
+
+def per_second(records: Sequence[Record]) -> list[dict[str, float]]:
+    """Requests, errors and hit ratio for each second of the run, by the second a request ended in."""
+    if not records:
+        return []
+    seconds = int(max(r.end for r in records)) + 1
+    rows = [{"second": s, "requests": 0, "errors": 0, "hits": 0, "reads": 0} for s in range(seconds)]
+    for r in records:
+        row = rows[int(r.end)]
+        row["requests"] += 1
+        row["errors"] += 0 if r.ok else 1
+        if r.is_read and r.ok and r.hit is not None:
+            row["reads"] += 1
+            row["hits"] += int(r.hit)
+    return [{**row, "hit_ratio": row["hits"] / row["reads"] if row["reads"] else float("nan")} for row in rows]
