@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from farm.commands import farm_control, sql_cache
+from farm.commands import farm_control, run_scenario, sql_cache
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     farm_control.add_parsers(subparsers)
     sql_cache.add_parser(subparsers)
+    run_scenario.add_parser(subparsers)
     return parser
 
 

@@ -25,6 +25,7 @@ class FarmState:
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1
     item_sliding: float = 300.0
+    item_absolute: float | None = None
     source_latency_ms: float = 20.0
 
     @property

@@ -31,6 +31,8 @@ class Farm:
             sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name]),
             "--source", state.source_url, "--item-sliding", str(state.item_sliding),
         ]  # fmt: skip
+        if state.item_absolute:
+            command += ["--item-absolute", str(state.item_absolute)]
         environment = {}
         if state.cache_url is None:
             command += ["--cache", "none" if state.cache_kind == "none" else "memory://"]
@@ -58,7 +60,7 @@ class Farm:
 
     # -- up and down -------------------------------------------------------------------------------
     def up(self, *, nodes: int, cache: CacheChoice, proxy_port: int | None, item_sliding: float = 300.0,
-           source_latency_ms: float = 20.0) -> FarmState:  # fmt: skip
+           item_absolute: float | None = None, source_latency_ms: float = 20.0) -> FarmState:  # fmt: skip
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
@@ -73,7 +75,7 @@ class Farm:
         state = FarmState(
             proxy_port=proxy_port or free_port(), admin_token=secrets.token_urlsafe(24), source_port=free_port(),
             cache_kind=cache.kind, cache_url=cache_url, redis_port=redis_port, item_sliding=item_sliding,
-            source_latency_ms=source_latency_ms,
+            item_absolute=item_absolute, source_latency_ms=source_latency_ms,
         )  # fmt: skip
         for _ in range(nodes):
             state.nodes[self._new_node_name(state)] = free_port()

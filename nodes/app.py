@@ -115,7 +115,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     app = request.app
-    return web.json_response({"node": app[SETTINGS].name, **app[COUNTERS].values})
+    return web.json_response({"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -58,7 +58,7 @@ def hit_ratio_after(records: Sequence[Record], moment: float, first: int = 100) 
 
 def source_requests_per_key(source_reads: int, records: Sequence[Record]) -> float | None:
     """Source store reads (its own counter) per distinct key the clients read."""
-    keys = {r.key for r in records if r.is_read}
+    keys = {r.key for r in records if r.is_read and not r.is_home}
     return source_reads / len(keys) if keys else None
 
 
@@ -88,16 +88,33 @@ def latency(records: Sequence[Record]) -> Latency | None:
 
 
 def per_second(records: Sequence[Record]) -> list[dict[str, float]]:
-    """Requests, errors and hit ratio for each second of the run, by the second a request ended in."""
+    """Requests, errors, hit ratio and p50/p99 latency for each second of the run, by the second a request
+    ended in."""
     if not records:
         return []
     seconds = int(max(r.end for r in records)) + 1
     rows = [{"second": s, "requests": 0, "errors": 0, "hits": 0, "reads": 0} for s in range(seconds)]
+    latencies: list[list[float]] = [[] for _ in range(seconds)]
     for r in records:
-        row = rows[int(r.end)]
+        second = int(r.end)
+        row = rows[second]
         row["requests"] += 1
         row["errors"] += 0 if r.ok else 1
+        latencies[second].append(r.latency_ms)
         if r.is_read and r.ok and r.hit is not None:
             row["reads"] += 1
             row["hits"] += int(r.hit)
-    return [{**row, "hit_ratio": row["hits"] / row["reads"] if row["reads"] else float("nan")} for row in rows]
+    nan = float("nan")
+    return [
+        {
+            **row,
+            "hit_ratio": row["hits"] / row["reads"] if row["reads"] else nan,
+            "p50_ms": _percentile(sorted(spent), 50) if spent else nan,
+            "p99_ms": _percentile(sorted(spent), 99) if spent else nan,
+        }
+        for row, spent in zip(rows, latencies, strict=True)
+    ]
+
+
+def _percentile(ordered: list[float], percent: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))]

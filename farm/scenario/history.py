@@ -7,6 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+HOME_KEY = 0
+"""The key recorded for reads of the home page (``/``) rather than of an item."""
+
 
 @dataclass(frozen=True)
 class Record:
@@ -21,10 +24,18 @@ class Record:
     version: int | None
     hit: bool | None
     step: str
+    last_start: str | None = None
+    """The ``Last-Server-Start-Time`` header: the farm's start time as this node read it from the cache."""
+    cached_time: str | None = None
+    """Home page reads only: the cached time shown, or None when the page said it had expired."""
 
     @property
     def latency_ms(self) -> float:
         return (self.end - self.start) * 1000
+
+    @property
+    def is_home(self) -> bool:
+        return self.key == HOME_KEY
 
     @property
     def ok(self) -> bool:
@@ -35,13 +46,28 @@ class Record:
         return self.method == "GET"
 
 
-def write_history(path: Path, records: Iterable[Record]) -> None:
-    with path.open("w") as out:
+@dataclass(frozen=True)
+class Event:
+    """Something a step did to the farm, from ``start`` to ``end`` (seconds since the scenario started)."""
+
+    start: float
+    end: float
+    kind: str
+    node: str | None
+    label: str
+
+
+def write_history(path: Path, cache: str, records: Iterable[Record], *, append: bool = False) -> None:
+    """One JSON object per request, with the cache it was run with."""
+    with path.open("a" if append else "w") as out:
         for record in records:
-            out.write(json.dumps(asdict(record), separators=(",", ":")) + "\n")
+            out.write(json.dumps({"cache": cache, **asdict(record)}, separators=(",", ":")) + "\n")
 
 
-def read_history(path: Path) -> Iterator[Record]:
+def read_history(path: Path, cache: str | None = None) -> Iterator[Record]:
     with path.open() as lines:
         for line in lines:
-            yield Record(**json.loads(line))
+            data = json.loads(line)
+            recorded = data.pop("cache", None)
+            if cache is None or recorded == cache:
+                yield Record(**data)

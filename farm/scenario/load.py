@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from farm.scenario.history import Record
+from farm.scenario.history import HOME_KEY, Record
 from farm.scenario.keys import KeyChooser
 
 
@@ -29,6 +30,10 @@ class LoadSpec:
     zipf_s: float = 1.1
     read_ratio: float = 1.0
     seed: int = 0
+    fixed_keys: tuple[int, ...] = ()
+    """When given, request these keys in this order (a ``write`` step) instead of drawing them."""
+    page: str = "items"
+    """``items``: GET/PUT /items/{key}; ``home``: GET / (the sample's page with the cached time)."""
 
     @classmethod
     def from_step(cls, args: dict[str, Any], seed: int | None = None) -> LoadSpec:
@@ -39,6 +44,10 @@ class LoadSpec:
         if spec.concurrency is None and spec.rate is None:
             return cls(**{**known, "concurrency": 10})
         return spec
+
+
+CACHED_TIME = re.compile(rb'<dd id="cached-time">([^<]*)</dd>')
+EXPIRED = b"Cached Time Expired"
 
 
 class LoadRun:
@@ -61,25 +70,36 @@ class LoadRun:
 
     async def _one(self, http: aiohttp.ClientSession) -> None:
         self._issued += 1
-        key = self.keys.next()
-        write = self.keys.random.random() >= self.spec.read_ratio
+        home = self.spec.page == "home"
+        if home:
+            key = HOME_KEY
+        elif self.spec.fixed_keys:
+            key = self.spec.fixed_keys[(self._issued - 1) % len(self.spec.fixed_keys)]
+        else:
+            key = self.keys.next()
+        write = not home and self.keys.random.random() >= self.spec.read_ratio
         method = "PUT" if write else "GET"
         body = {"price": round(self.keys.random.uniform(1, 100), 2)} if write else None
+        url = f"{self.base_url}/" if home else f"{self.base_url}/items/{key}"
         start = time.monotonic() - self.epoch
-        node = hit = version = None
+        node = hit = version = last_start = cached_time = None
         try:
-            async with http.request(method, f"{self.base_url}/items/{key}", json=body) as reply:
+            async with http.request(method, url, json=body) as reply:
                 status = reply.status
                 data = await reply.read()
                 node = reply.headers.get("X-Node")
+                last_start = reply.headers.get("Last-Server-Start-Time")
                 cache = reply.headers.get("X-Cache")
                 hit = None if cache is None else cache == "HIT"
-                if status == 200:
+                if status == 200 and home:
+                    found = CACHED_TIME.search(data)
+                    cached_time = found[1].decode() if found and found[1] != EXPIRED else None
+                elif status == 200:
                     version = json.loads(data).get("version")
         except (aiohttp.ClientError, TimeoutError):
             status = 0
         self.sink.append(Record(start, time.monotonic() - self.epoch, node, key, method, status, version, hit,
-                                self.step))  # fmt: skip
+                                self.step, last_start, cached_time))  # fmt: skip
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=0)
@@ -106,3 +126,9 @@ class LoadRun:
             await asyncio.sleep(max(0.0, next_start - time.monotonic()))
         if in_flight:
             await asyncio.gather(*in_flight)
+
+
+async def write_keys(base_url: str, keys: list[int], step: str, sink: list[Record], epoch: float) -> None:
+    """PUT each key once, one after another, recorded like any other request."""
+    spec = LoadSpec(requests=len(keys), concurrency=1, read_ratio=0.0, fixed_keys=tuple(keys))
+    await LoadRun(base_url, spec, step, sink, epoch).run()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 METRICS = (
-    "coherence_violations", "errors", "hit_ratio", "hit_ratio_after_restart", "source_requests",
-    "source_requests_per_key", "p50_ms", "p95_ms", "p99_ms", "requests", "requests_per_second",
+    "requests", "requests_per_second", "errors", "hit_ratio", "hit_ratio_after_restart", "misses_after_restart",
+    "hit_ratio_after_add", "source_requests", "source_writes", "source_requests_per_key", "coherence_violations",
+    "start_time_mismatches", "cached_time_values", "cached_time_expired", "p50_ms", "p95_ms", "p99_ms", "max_ms",
 )  # fmt: skip
+"""Every figure an ``expect`` step can judge; `farm.scenario.figures.measure` computes each of them."""
 CACHES = ("none", "memory", "redis", "sql")
 NODE_NAME = {"type": "string", "pattern": "^node-[0-9]+$"}
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
@@ -52,6 +54,7 @@ LOAD = {
         "read_ratio": {"type": "number", "minimum": 0, "maximum": 1},
         "seed": {"type": "integer"},
         "background": {"type": "boolean"},
+        "page": {"enum": ["items", "home"]},
     },
     "additionalProperties": False,
     "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}],
@@ -67,6 +70,7 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "description": {"type": "string"},
+        "expected_to_fail": {"type": "array", "items": {"enum": list(CACHES)}, "uniqueItems": True},
         "farm": {
             "type": "object",
             "additionalProperties": False,

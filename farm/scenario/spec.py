@@ -56,6 +56,8 @@ class Scenario:
     description: str = ""
     farm: FarmSpec = field(default_factory=FarmSpec)
     steps: tuple[Step, ...] = ()
+    expected_to_fail: tuple[str, ...] = ()
+    """Caches that the scenario shows falling short: their failed expectations do not fail the run."""
 
 
 def _field(path: Path_) -> str:
@@ -137,6 +139,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         name=data["name"],
         file=file,
         description=data.get("description", ""),
+        expected_to_fail=tuple(data.get("expected_to_fail", ())),
         farm=FarmSpec(
             nodes=farm.get("nodes", 3),
             caches=tuple(farm.get("caches", ("redis",))),

@@ -77,5 +77,8 @@ def test_per_second_series() -> None:
 
 def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
     records = [read(0.1, 1, 1), write(0.2, 0.3, 1, 2)]
-    write_history(tmp_path / "history.jsonl", records)
-    assert list(read_history(tmp_path / "history.jsonl")) == records
+    write_history(tmp_path / "history.jsonl", "redis", records)
+    write_history(tmp_path / "history.jsonl", "sql", records[:1], append=True)
+    assert list(read_history(tmp_path / "history.jsonl", "redis")) == records
+    assert list(read_history(tmp_path / "history.jsonl", "sql")) == records[:1]
+    assert len(list(read_history(tmp_path / "history.jsonl"))) == len(records) + 1

@@ -1,0 +1,124 @@
+"""``farm run FILE``: run a scenario once per cache on a fresh farm, compare them, write the reports.
+
+Exit codes: 0 every expectation held (or failed only where the scenario expects that cache to fall
+short), 1 an expectation failed or a farm broke, 2 a bad file or option (nothing ran), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+
+from farm.config import CACHE_KINDS, choose_cache, read_secrets
+from farm.errors import FarmError
+from farm.scenario.errors import ScenarioSpecError
+from farm.scenario.history import write_history
+from farm.scenario.live import LiveView
+from farm.scenario.report.html_report import write_html_report
+from farm.scenario.report.json_report import build_report, write_json_report
+from farm.scenario.report.junit import write_junit
+from farm.scenario.report.table import print_summary
+from farm.scenario.runner import CacheResult, ScenarioRunner
+from farm.scenario.spec import Scenario, load_scenario
+from farm.topology import Farm
+
+EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a scenario file on fresh farms, one per cache, and report",
+        description="Run a scenario (scenarios/*.yaml) once per cache on a fresh farm, judge its expectations, "
+        "and write report.json, junit.xml, history.jsonl and report.html.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="the scenario file")
+    parser.add_argument("--cache", help=f"comma-separated, from {','.join(CACHE_KINDS)} (default: the scenario's)")
+    parser.add_argument("--out", type=Path, help="folder for the reports (default results/<scenario>-<time>/)")
+    parser.add_argument("--seed", type=int, help="seed every load step from this (default: each step's own)")
+    parser.set_defaults(handler=run)
+
+
+def parse_caches(text: str | None, scenario: Scenario) -> list[str]:
+    if text is None:
+        return list(scenario.farm.caches)
+    caches = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [c for c in caches if c not in CACHE_KINDS]
+    if unknown or not caches:
+        raise ValueError(f"--cache {text!r}: unknown {', '.join(unknown) or 'empty list'}; use {','.join(CACHE_KINDS)}")
+    return list(dict.fromkeys(caches))
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # the same clean teardown as Ctrl-C
+
+
+def run_on_fresh_farm(scenario: Scenario, cache: str, view: LiveView, seed: int | None, out: Path) -> CacheResult:
+    """One cache: a farm of its own in a short temporary folder (supervisord's socket path must stay short),
+    always torn down; its logs are kept in ``out/logs/<cache>``."""
+    run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
+    farm = Farm(run_dir)
+    choice = choose_cache(cache, None, read_secrets(Path.cwd()))
+    runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view)
+    try:
+        return asyncio.run(runner.run())
+    except FarmError as exc:
+        runner.result.failure = str(exc)
+        return runner.result
+    except KeyboardInterrupt:
+        runner.result.failure = "interrupted"
+        return runner.result
+    finally:
+        farm.down()
+        if (run_dir / "logs").is_dir():
+            shutil.copytree(run_dir / "logs", out / "logs" / cache, dirs_exist_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        scenario = load_scenario(args.file)
+        caches = parse_caches(args.cache, scenario)
+    except ScenarioSpecError as exc:
+        for problem in exc.problems:
+            print(f"farm run: {problem}", file=sys.stderr)
+        print(f"farm run: {len(exc.problems)} problem(s); nothing was run", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        print(f"farm run: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    out: Path = args.out or Path("results") / f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    results: list[CacheResult] = []
+    try:
+        with LiveView(console, scenario, caches) as view:
+            for cache in caches:
+                view.starting(cache)
+                result = run_on_fresh_farm(scenario, cache, view, args.seed, out)
+                results.append(result)
+                write_history(out / "history.jsonl", cache, result.records, append=len(results) > 1)
+                if result.failure == "interrupted":
+                    break
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    write_json_report(out / "report.json", build_report(scenario, results, started))
+    write_junit(out / "junit.xml", scenario, results)
+    write_html_report(out / "report.html", scenario, results, started)
+    print_summary(console, results, scenario.name)
+    console.print(f"report: {out / 'report.html'}")
+    if any(r.failure == "interrupted" for r in results):
+        return EXIT_INTERRUPTED
+    return EXIT_PASSED if all(r.acceptable for r in results) else EXIT_FAILED
