@@ -98,7 +98,8 @@ def step_label(index: int, step: Step) -> str:
     if step.kind == "add":
         return f"{index}. add {args.get('count', 1)} node(s)"
     if step.kind == "write":
-        return f"{index}. write keys {', '.join(map(str, args['keys']))}"
+        via = f" via {args['via']}" if "via" in args else ""
+        return f"{index}. write keys {', '.join(map(str, args['keys']))}{via}"
     if step.kind == "wait":
         return f"{index}. wait {args:g} s"
     if step.kind == "cache":
@@ -167,13 +168,23 @@ class ScenarioRunner:
             else:
                 await load.run()
         elif step.kind == "write":
-            await write_keys(state.proxy_url, list(args["keys"]), label, self.result.records, self.epoch)
+            await write_keys(self._write_url(args.get("via")), list(args["keys"]), label, self.result.records,
+                             self.epoch)  # fmt: skip
         elif step.kind == "wait":
             await asyncio.sleep(float(args))
         elif step.kind == "expect":
             await self._expect(args, step.line)
         else:
             await self._act(step.kind, args)
+
+    def _write_url(self, via: str | None) -> str:
+        """The proxy, or with ``via`` one node directly (writes through one node, reads through all)."""
+        state = FarmState.load(self.farm.run)
+        if via is None:
+            return state.proxy_url
+        if via not in state.nodes:
+            raise FarmError(f"write via {via}: no such node now (nodes: {', '.join(state.nodes)})")
+        return state.node_url(via)
 
     async def _act(self, kind: str, args: Any) -> None:
         """A step that changes the farm; each one becomes an event on the time axis."""

@@ -115,7 +115,8 @@ SCHEMA: dict[str, Any] = {
                         {
                             "type": "object",
                             "properties": {
-                                "keys": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}}
+                                "keys": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
+                                "via": NODE_NAME,
                             },
                             "required": ["keys"],
                             "additionalProperties": False,

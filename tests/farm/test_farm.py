@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +15,7 @@ import aiohttp
 import pytest
 
 from farm.servers import ServerProcess, start_redis
+from tests.processes import alive, farm_pids
 
 PASSWORD = "s3cret-Pa55"
 
@@ -32,23 +32,6 @@ def status(run: Path) -> dict[str, Any]:
     result = farm("status", "--json", run=run)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
-
-
-def farm_pids(run: Path) -> set[int]:
-    """supervisord and every process it started."""
-    pid = int((run / "supervisord.pid").read_text())
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
-    return {pid, *map(int, children)}
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited; only its parent has not collected it yet.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
 @pytest.fixture(scope="module")

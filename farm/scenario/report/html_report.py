@@ -7,7 +7,7 @@ from pathlib import Path
 
 from farm.scenario.report.plots import cache_figure_png, png_data_uri
 from farm.scenario.report.table import ROWS
-from farm.scenario.runner import CacheResult
+from farm.scenario.runner import CacheResult, step_label
 from farm.scenario.spec import Scenario
 
 STYLE = """
@@ -83,7 +83,7 @@ def _cache_section(result: CacheResult) -> str:
 def render_html(scenario: Scenario, results: list[CacheResult], started: str) -> str:
     verdict = "passed" if all(r.acceptable for r in results) else "failed"
     farm = scenario.farm
-    steps = "".join(f"<li><code>{escape(s.kind)}: {escape(str(s.args))}</code></li>" for s in scenario.steps)
+    steps = "".join(f"<li>{escape(step_label(i, s))} (line {s.line})</li>" for i, s in enumerate(scenario.steps, 1))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cachefarm: {escape(scenario.name)}</title>
 <style>{STYLE}</style></head><body>
@@ -96,7 +96,7 @@ source store latency {farm.source_latency_ms:g} ms.</p>
 {_figures_table(results)}
 {_expectations_table(results)}
 {"".join(_cache_section(r) for r in results)}
-<h2>Steps</h2><ol>{steps}</ol>
+<h2>Steps</h2><ul>{steps}</ul>
 </body></html>
 """
 

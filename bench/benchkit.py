@@ -1,0 +1,52 @@
+"""What the benchmarks share: starting helper processes, waiting for them, and running wrk."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+PACE_SCRIPT = "request = function() return wrk.format(nil) end\ndelay = function() return {delay} end\n"
+
+
+def wait_ok(url: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer")
+
+
+def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
+    process = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(10)
+
+    stack.callback(stop)
+
+
+def to_ms(value: str) -> float:
+    number, unit = float(re.match(r"[\d.]+", value)[0]), re.sub(r"[\d.]+", "", value)  # type: ignore[index]
+    return number * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: float, connections: int, script: Path | None = None) -> tuple[float, float, float]:
+    """requests/s, p50 ms, p99 ms."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url]
+    if script is not None:
+        args[1:1] = ["-s", str(script)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
+    return rate, p50, p99
