@@ -46,10 +46,13 @@ bench: deps venv
 		($$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q nginx-light wrk)
 	$(PY) bench/cache_ops.py
 	$(PY) bench/proxy.py
+	$(PY) bench/load_generator.py
 
+# The comparison: none, memory and redis on the same load, with a rolling restart (under a minute).
 demo: deps venv
 	$(PY) examples/shared_cache.py
 	$(PY) examples/farm_tour.py
+	COLUMNS=$${COLUMNS:-100} $(VENV)/bin/farm run scenarios/demo.yaml --out results/demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

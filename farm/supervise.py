@@ -120,15 +120,19 @@ class Supervisor:
             time.sleep(0.05)
         raise FarmError(f"supervisord did not answer on {self.socket}; see {self.run}/logs/supervisord.log")
 
-    def rpc(self) -> Any:
+    def call(self, method: str, *args: Any) -> Any:
+        """One XML-RPC call on a connection of its own, closed afterwards (a farm lives longer than a call)."""
         transport = SupervisorTransport(serverurl=f"unix://{self.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        try:
+            return getattr(xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor, method)(*args)
+        finally:
+            transport.close()
 
     def running(self) -> bool:
         if not self.socket.exists():
             return False
         try:
-            return cast(str, self.rpc().getState()["statename"]) == "RUNNING"
+            return cast(str, self.call("getState")["statename"]) == "RUNNING"
         except (OSError, xmlrpc.client.Fault):
             return False
 
@@ -142,7 +146,7 @@ class Supervisor:
         """Stops every program, then supervisord; waits until its process is gone."""
         pid = self.pid()
         if self.running():
-            self.rpc().shutdown()
+            self.call("shutdown")
         if pid is not None:
             _wait_gone(pid, 30)
 
@@ -150,35 +154,33 @@ class Supervisor:
     def add(self, program: Program) -> None:
         """A new program: its file, reloadConfig, addProcessGroup (which starts it)."""
         self.write_program(program)
-        self.rpc().reloadConfig()
-        self.rpc().addProcessGroup(program.name)
+        self.call("reloadConfig")
+        self.call("addProcessGroup", program.name)
 
     def remove(self, name: str) -> None:
         """Stop, removeProcessGroup, delete the file."""
-        rpc = self.rpc()
-        self._call(rpc.stopProcess, name, ok=("NOT_RUNNING",))
-        rpc.removeProcessGroup(name)
+        self._call("stopProcess", name, ok=("NOT_RUNNING",))
+        self.call("removeProcessGroup", name)
         self.delete_program(name)
 
     def stop(self, name: str) -> None:
-        self._call(self.rpc().stopProcess, name, ok=("NOT_RUNNING",))
+        self._call("stopProcess", name, ok=("NOT_RUNNING",))
 
     def start_program(self, name: str) -> None:
-        self._call(self.rpc().startProcess, name, ok=("ALREADY_STARTED",))
+        self._call("startProcess", name, ok=("ALREADY_STARTED",))
 
     def signal(self, name: str, sig: str) -> None:
-        self.rpc().signalProcess(name, sig)
+        self.call("signalProcess", name, sig)
 
     def info(self, name: str) -> dict[str, Any]:
-        return cast(dict[str, Any], self.rpc().getProcessInfo(name))
+        return cast(dict[str, Any], self.call("getProcessInfo", name))
 
     def all_info(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self.rpc().getAllProcessInfo())
+        return cast(list[dict[str, Any]], self.call("getAllProcessInfo"))
 
-    @staticmethod
-    def _call(method: Any, name: str, ok: tuple[str, ...]) -> None:
+    def _call(self, method: str, name: str, ok: tuple[str, ...]) -> None:
         try:
-            method(name)
+            self.call(method, name)
         except xmlrpc.client.Fault as fault:
             if not any(word in fault.faultString for word in ok):
                 raise FarmError(f"supervisord refused for {name}: {fault.faultString}") from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from farm.scenario.errors import ScenarioSpecError
+from farm.scenario.schema import SCHEMA
 from farm.scenario.spec import load_scenario, parse_scenario
 
 GOOD = """\
@@ -104,3 +106,17 @@ def test_an_unreadable_file_is_a_spec_error(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.yaml")
     (tmp_path / "ok.yaml").write_text(GOOD)
     assert load_scenario(tmp_path / "ok.yaml").file.endswith("ok.yaml")
+
+
+def test_the_published_json_schema_is_the_one_the_runner_uses() -> None:
+    published = json.loads((Path(__file__).resolve().parents[2] / "docs" / "scenario.schema.json").read_text())
+    assert published == SCHEMA, "regenerate docs/scenario.schema.json (see docs/scenarios.md)"
+
+
+def test_every_shipped_scenario_is_valid() -> None:
+    shipped = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+    assert [p.stem for p in shipped] == [
+        "coherence", "demo", "redis-vs-sql", "restarts", "sample", "scale", "source-load",
+    ]  # fmt: skip
+    for path in shipped:
+        assert load_scenario(path).name == path.stem

@@ -80,6 +80,14 @@ def _cache_section(result: CacheResult) -> str:
     return "\n".join(parts)
 
 
+def _expiry(scenario: Scenario) -> str:
+    sliding, absolute = scenario.farm.item_sliding_s, scenario.farm.item_absolute_s
+    parts = [f"{sliding:g} s after their last read" if sliding else "",
+             f"{absolute:g} s after they were set" if absolute else ""]  # fmt: skip
+    found = " or ".join(p for p in parts if p)
+    return f"cached items expire {found}" if found else "cached items never expire"
+
+
 def render_html(scenario: Scenario, results: list[CacheResult], started: str) -> str:
     verdict = "passed" if all(r.acceptable for r in results) else "failed"
     farm = scenario.farm
@@ -90,8 +98,7 @@ def render_html(scenario: Scenario, results: list[CacheResult], started: str) ->
 <h1>Scenario {escape(scenario.name)} <span class="{"pass" if verdict == "passed" else "fail"}">{verdict}</span></h1>
 <p>{escape(scenario.description)}</p>
 <p>Started {escape(started)} from <code>{escape(scenario.file)}</code>: {farm.nodes} nodes,
-items kept {farm.item_sliding_s or "-"} s sliding / {farm.item_absolute_s or "-"} s absolute,
-source store latency {farm.source_latency_ms:g} ms.</p>
+{_expiry(scenario)}, source store latency {farm.source_latency_ms:g} ms.</p>
 <h2>Comparison</h2>
 {_figures_table(results)}
 {_expectations_table(results)}
