@@ -1,0 +1,98 @@
+"""Figures, expectations and the live view on hand-made histories: pure logic."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from rich.console import Console
+
+from farm.scenario.expectations import describe, holds, judge
+from farm.scenario.figures import Figures, NodeStart, SourceCount, first_reads_after, measure, start_time_mismatches
+from farm.scenario.history import HOME_KEY, Event, Record
+from farm.scenario.live import LiveView
+from farm.scenario.runner import CacheResult
+from farm.scenario.spec import parse_scenario
+
+EPOCH_WALL = 1_800_000_000.0
+
+
+def iso(seconds_since_epoch: float) -> str:
+    moment = datetime.fromtimestamp(EPOCH_WALL + seconds_since_epoch, UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def page(start: float, node: str, last_start: float, cached: str | None = "t1") -> Record:
+    return Record(start, start + 0.01, node, HOME_KEY, "GET", 200, None, None, "pages", iso(last_start), cached)
+
+
+def item(start: float, node: str, hit: bool, key: int = 1) -> Record:
+    return Record(start, start + 0.01, node, key, "GET", 200, 1, hit, "load")
+
+
+def test_thresholds_read_as_written_and_an_unmeasured_figure_fails() -> None:
+    assert [describe(0), describe({"min": 0.95}), describe({"max": 1.0}), describe({"min": 1, "max": 3})] == [
+        "== 0", ">= 0.95", "<= 1", "between 1 and 3",
+    ]  # fmt: skip
+    assert holds(0, 0.0)
+    assert not holds(0, 1.0)
+    assert holds({"min": 0.95}, 0.95)
+    assert not holds({"max": 1.0}, 1.01)
+    assert not holds({"min": 0}, None)
+    verdicts = judge({"errors": 0, "hit_ratio": {"min": 0.9}}, Figures({"errors": 2, "hit_ratio": None}), line=7)
+    assert [(v.name, v.value, v.passed) for v in verdicts] == [
+        ("line 7: errors == 0", 2, False), ("line 7: hit_ratio >= 0.9", None, False),
+    ]  # fmt: skip
+
+
+def test_the_first_reads_of_a_node_once_it_is_back_from_a_restart() -> None:
+    records = [item(0.5, "node-1", False), item(1.5, "node-1", True), item(1.6, "node-2", False)]
+    records += [item(2.0 + i / 100, "node-1", i % 2 == 0) for i in range(60)]
+    chosen = first_reads_after(records, [Event(1.0, 1.4, "restart", "node-1", "restart node-1")], ("restart",))
+    assert len(chosen) == 50
+    assert chosen[0].start == 1.5
+    assert {r.node for r in chosen} == {"node-1"}
+    figures = measure(records, source=SourceCount(3), events=[Event(1.0, 1.4, "restart", "node-1", "r")])
+    assert figures.values["misses_after_restart"] == 24
+    assert figures.values["hit_ratio_after_add"] is None
+
+
+def test_last_server_start_time_must_be_the_latest_start_a_second_after_it() -> None:
+    starts = [NodeStart("node-1", 0.0), NodeStart("node-2", 0.3), NodeStart("node-1", 10.0)]
+    records = [
+        page(2.0, "node-1", last_start=0.0),  # node-2 started with node-1: simultaneous, fine
+        page(10.5, "node-2", last_start=0.3),  # within a second of node-1's restart: not judged yet
+        page(11.5, "node-1", last_start=10.0),  # the latest start: fine
+        page(11.6, "node-2", last_start=0.3),  # still the old start time: a mismatch
+    ]
+    assert start_time_mismatches(records, starts, EPOCH_WALL) == 1
+    figures = measure([*records, page(12.0, "node-1", 10.0, cached=None)], source=SourceCount(), starts=starts,
+                      epoch_wall=EPOCH_WALL)  # fmt: skip
+    assert figures.values["cached_time_values"] == 1
+    assert figures.values["cached_time_expired"] == 1
+    assert figures.values["source_requests_per_key"] is None, "home page reads are not items"
+
+
+def test_the_live_view_shows_the_step_and_the_last_second() -> None:
+    scenario = parse_scenario("name: s\nsteps:\n  - load: {requests: 4}\n  - wait: 1\n")
+    out = io.StringIO()
+    view = LiveView(Console(file=out, width=100, force_terminal=False), scenario, ["memory", "redis"])
+    view.starting("redis")
+    result = CacheResult("redis", records=[item(0.1, "node-1", True), item(0.2, "node-2", False)])
+    view.started(result, epoch=0.0)
+    view.step("redis", 1, "1. load 4 requests x10")
+    view.console.print(view.render())
+    shown = out.getvalue()
+    assert "redis: starting the farm" in shown
+    assert "redis: 1. load 4 requests x10" in shown
+    assert "cache redis (2/2)" in shown
+    assert "step 1/2: 1. load 4 requests x10" in shown
+    assert "requests 2" in shown
+
+
+@pytest.mark.parametrize("seconds", [None, 2.0])
+def test_requests_per_second_over_the_phase(seconds: float | None) -> None:
+    records = [item(0.0, "node-1", True), item(0.99, "node-1", True)]
+    figures = measure(records, source=SourceCount(), seconds=seconds)
+    assert figures.values["requests_per_second"] == pytest.approx(2 / (seconds or 1.0))
