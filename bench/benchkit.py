@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -50,3 +52,15 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None) 
     p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)[1])  # type: ignore[index]
     return rate, p50, p99
+
+
+def wrk_bench_arguments(doc: str | None) -> argparse.Namespace:
+    """--seconds and --connections, after checking that nginx and wrk are installed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} not found: `make bench` installs it (Debian package {tool})")
+    return args

@@ -11,16 +11,14 @@ Target: at least 5,000 requests/s from one process.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import shutil
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchkit import spawn, wait_ok, wrk
+from benchkit import spawn, wait_ok, wrk, wrk_bench_arguments
 
 from farm.scenario.checks import latency
 from farm.scenario.history import Record
@@ -57,13 +55,7 @@ def generate(url: str, spec: LoadSpec) -> tuple[float, list[Record]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    for tool in ("nginx", "wrk"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"{tool} not found: `make bench` installs it (Debian package {tool})")
+    args = wrk_bench_arguments(__doc__)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cachefarm-bench-") as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()

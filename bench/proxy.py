@@ -13,9 +13,7 @@ Targets: proxy >= 0.5 of nginx's requests/s; p99 added by the proxy < 2 ms at ha
 
 from __future__ import annotations
 
-import argparse
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchkit import PACE_SCRIPT, spawn, wait_ok, wrk
+from benchkit import PACE_SCRIPT, spawn, wait_ok, wrk, wrk_bench_arguments
 
 from farm.servers import free_port
 
@@ -60,13 +58,7 @@ def farm_timings(tmp: Path) -> tuple[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    for tool in ("nginx", "wrk"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"{tool} not found: `make bench` installs it (Debian package {tool})")
+    args = wrk_bench_arguments(__doc__)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cachefarm-bench-") as tmp_name:
         tmp = Path(tmp_name)
         a, b, proxy_port, nginx_port = free_port(), free_port(), free_port(), free_port()
