@@ -39,6 +39,9 @@ class DistributedCache(ABC):
     def _remove(self, key: str) -> None: ...
 
     @abstractmethod
+    def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool: ...
+
+    @abstractmethod
     async def _aget(self, key: str) -> bytes | None: ...
 
     @abstractmethod
@@ -49,6 +52,9 @@ class DistributedCache(ABC):
 
     @abstractmethod
     async def _aremove(self, key: str) -> None: ...
+
+    @abstractmethod
+    async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool: ...
 
     @abstractmethod
     def close(self) -> None: ...
@@ -74,6 +80,15 @@ class DistributedCache(ABC):
     def set(self, key: str, value: bytes, options: EntryOptions | None = None) -> None:
         self._set(*self._prepare_set(key, value, options))
 
+    def add(self, key: str, value: bytes, options: EntryOptions | None = None) -> bool:
+        """Stores the value only if the key holds no live entry (an expired one counts as none); True if it
+        did. Atomic on every backend: of several processes adding one key at once, exactly one succeeds.
+
+        Not part of .NET's ``IDistributedCache`` (the entry it writes is the same): it lets a reader that
+        missed put what it read from the source store without overwriting a newer value a writer put
+        meanwhile, and it makes a lock."""
+        return self._add(*self._prepare_set(key, value, options))
+
     def refresh(self, key: str) -> None:
         """Slides the entry's window without reading its value."""
         self._refresh(validate_key(key, self.max_key_length))
@@ -86,6 +101,9 @@ class DistributedCache(ABC):
 
     async def aset(self, key: str, value: bytes, options: EntryOptions | None = None) -> None:
         await self._aset(*self._prepare_set(key, value, options))
+
+    async def aadd(self, key: str, value: bytes, options: EntryOptions | None = None) -> bool:
+        return await self._aadd(*self._prepare_set(key, value, options))
 
     async def arefresh(self, key: str) -> None:
         await self._arefresh(validate_key(key, self.max_key_length))

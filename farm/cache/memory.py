@@ -81,13 +81,25 @@ class MemoryCache(DistributedCache):
 
     def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
         with self._lock:
-            self._drop(key)
-            if len(value) > self.size_limit:
-                self.evictions += 1
-                return
-            self._make_room(len(value), now)
-            self._entries[key] = _Entry(value, expiry, expiry.expires_at(now))
-            self.size += len(value)
+            self._store(key, value, expiry, now)
+
+    def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and not entry.expired(now):
+                return False
+            self._store(key, value, expiry, now)
+            return True
+
+    def _store(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        """Caller holds the lock."""
+        self._drop(key)
+        if len(value) > self.size_limit:
+            self.evictions += 1
+            return
+        self._make_room(len(value), now)
+        self._entries[key] = _Entry(value, expiry, expiry.expires_at(now))
+        self.size += len(value)
 
     def _refresh(self, key: str) -> None:
         with self._lock:
@@ -102,6 +114,9 @@ class MemoryCache(DistributedCache):
 
     async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
         self._set(key, value, expiry, now)
+
+    async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        return self._add(key, value, expiry, now)
 
     async def _arefresh(self, key: str) -> None:
         self._refresh(key)

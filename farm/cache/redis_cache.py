@@ -12,7 +12,7 @@ import redis
 import redis.asyncio
 from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from farm.cache.base import DistributedCache
@@ -158,6 +158,24 @@ class RedisCache(DistributedCache):
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc
 
+    def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        """WATCH, EXISTS, then MULTI/EXEC of the set: EXEC fails if anyone touched the key meanwhile.
+        (A transaction rather than a script: it works for users that may not run scripts.)"""
+        redis_key = self.instance_name + key
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.watch(redis_key)  # type: ignore[no-untyped-call]
+                if pipe.exists(redis_key):
+                    return False
+                pipe.multi()
+                queue_set(pipe, redis_key, value, expiry, now)
+                pipe.execute()
+                return True
+        except WatchError:
+            return False
+        except RedisError as exc:
+            raise self._cache_error(exc, "add", key) from exc
+
     def _remove(self, key: str) -> None:
         try:
             self._client.delete(self.instance_name + key)
@@ -201,6 +219,22 @@ class RedisCache(DistributedCache):
             await pipe.execute()
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc
+
+    async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        redis_key = self.instance_name + key
+        try:
+            async with self._aclient.pipeline(transaction=True) as pipe:
+                await pipe.watch(redis_key)
+                if await pipe.exists(redis_key):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                queue_set(pipe, redis_key, value, expiry, now)
+                await pipe.execute()
+                return True
+        except WatchError:
+            return False
+        except RedisError as exc:
+            raise self._cache_error(exc, "add", key) from exc
 
     async def _aremove(self, key: str) -> None:
         try:

@@ -65,6 +65,52 @@ async def test_remove(backend: Backend) -> None:
     await backend.cache.aremove("never-set")
 
 
+# -- add: set only if absent ----------------------------------------------------------------------
+async def test_add_stores_only_when_the_key_holds_no_entry(backend: Backend) -> None:
+    assert backend.cache.add("k", b"first", EntryOptions(sliding_expiration=S)) is True
+    assert backend.cache.add("k", b"second") is False
+    assert await backend.cache.aadd("k", b"third") is False
+    assert backend.cache.get("k") == b"first"
+    backend.cache.remove("k")
+    assert await backend.cache.aadd("k", b"after remove") is True
+    assert await backend.cache.aget("k") == b"after remove"
+
+
+def test_add_over_an_expired_entry_succeeds_with_its_own_expiry(backend: Backend) -> None:
+    backend.cache.set("k", b"old", EntryOptions(absolute_expiration_relative_to_now=S))
+    backend.advance(1.3)
+    assert backend.cache.add("k", b"new", EntryOptions(sliding_expiration=S)) is True
+    assert backend.cache.get("k") == b"new"
+    backend.advance(0.6)
+    assert backend.cache.get("k") == b"new", "the new entry's sliding window, not the old absolute one"
+
+
+def test_of_many_concurrent_adds_of_one_key_exactly_one_wins(backend: Backend) -> None:
+    # Separate clients of one store (several processes); memory caches are not shared, so one client there.
+    clients = (
+        [backend.cache] if backend.name == "memory" else [backend.cache, *(backend.open_another() for _ in range(3))]
+    )
+    start = threading.Barrier(8)
+    wins: list[bytes] = []
+
+    def contender(index: int) -> None:
+        cache = clients[index % len(clients)]
+        start.wait()
+        if cache.add("contended", f"contender {index}".encode()):
+            wins.append(f"contender {index}".encode())
+
+    for round_ in range(5):
+        backend.cache.remove("contended")
+        wins.clear()
+        threads = [threading.Thread(target=contender, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(wins) == 1, f"round {round_}: {len(wins)} adds won"
+        assert backend.cache.get("contended") == wins[0]
+
+
 # -- expiry ---------------------------------------------------------------------------------------
 def test_absolute_expiration(backend: Backend) -> None:
     backend.cache.set("k", b"v", EntryOptions(absolute_expiration=datetime.now(UTC) + S))

@@ -48,6 +48,15 @@ def test_sql_server_set_is_one_merge_statement() -> None:
                         "source.[SlidingExpirationInSeconds], source.[AbsoluteExpiration]);")  # fmt: skip
 
 
+def test_sql_server_add_is_a_merge_that_never_updates() -> None:
+    sql = MSSQL.insert_if_absent("[dbo].[TestCache]")
+    assert sql.startswith("MERGE [dbo].[TestCache] WITH (HOLDLOCK) AS target USING (SELECT CAST(? AS nvarchar(449))")
+    assert sql.count("?") == 5
+    assert "WHEN MATCHED" not in sql
+    assert "WHEN NOT MATCHED THEN INSERT ([Id], [Value], [ExpiresAtTime]" in sql
+    assert MSSQL.delete_if_expired("[dbo].[T]") == "DELETE FROM [dbo].[T] WHERE [Id] = ? AND [ExpiresAtTime] < ?"
+
+
 def test_sql_server_sweep_deletes_a_bounded_batch() -> None:
     assert MSSQL.delete_expired_batch("[dbo].[T]", 500) == "DELETE TOP (500) FROM [dbo].[T] WHERE [ExpiresAtTime] < ?"
 

@@ -88,6 +88,8 @@ class SqlCache(DistributedCache):
         self._sql_slide = self.dialect.slide(ref)
         self._sql_upsert = self.dialect.upsert(ref)
         self._sql_delete = self.dialect.delete(ref)
+        self._sql_insert_if_absent = self.dialect.insert_if_absent(ref)
+        self._sql_delete_if_expired = self.dialect.delete_if_expired(ref)
         self._sql_sweep = self.dialect.delete_expired_batch(ref, sweep_batch_size)
         self._sweep_lock = threading.Lock()
         self._last_sweep = clock()
@@ -177,15 +179,30 @@ class SqlCache(DistributedCache):
                 self.slide_writes += 1
         return bytes(row[0]) if with_value else None
 
-    def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+    def _row(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> tuple[object, ...]:
+        """The parameters of a row: id, value, expires at, sliding seconds, absolute expiration."""
         expires_at = expiry.expires_at(now)
         if expires_at is None:  # unreachable: empty options get the default sliding window
             raise CacheError(f"set of {key!r}: a SQL cache entry needs an absolute or a sliding expiration")
         sliding = None if expiry.sliding is None else max(1, int(expiry.sliding.total_seconds()))
         absolute = None if expiry.absolute is None else self.dialect.time_param(expiry.absolute)
-        params = (key, value, self.dialect.time_param(expires_at), sliding, absolute)
-        self._run("set", key, _execute, self._sql_upsert, *params)
+        return (key, value, self.dialect.time_param(expires_at), sliding, absolute)
+
+    def _set(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        self._run("set", key, _execute, self._sql_upsert, *self._row(key, value, expiry, now))
         self._maybe_sweep(now)
+
+    def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        """An expired row is deleted first (it counts as no entry); then the insert that a live row stops.
+        Two statements, each atomic: if another add slips in between, its row stops this insert."""
+
+        def add(cursor: pyodbc.Cursor) -> bool:
+            cursor.execute(self._sql_delete_if_expired, key, self.dialect.time_param(now))
+            return _execute(cursor, self._sql_insert_if_absent, *self._row(key, value, expiry, now)) == 1
+
+        added = self._run("add", key, add)
+        self._maybe_sweep(now)
+        return added
 
     def _remove(self, key: str) -> None:
         self._run("remove", key, _execute, self._sql_delete, key)
@@ -196,6 +213,9 @@ class SqlCache(DistributedCache):
 
     async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
         await self._in_thread(self._set, key, value, expiry, now)
+
+    async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        return await self._in_thread(self._add, key, value, expiry, now)
 
     async def _arefresh(self, key: str) -> None:
         await self._in_thread(self._refresh, key)

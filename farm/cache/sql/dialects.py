@@ -130,6 +130,16 @@ class Dialect(ABC):
             f"ON CONFLICT ({q('Id')}) DO UPDATE SET {updates}"
         )
 
+    def insert_if_absent(self, ref: str) -> str:
+        """Params: as upsert. Inserts the row unless its key is there; the row count says which."""
+        return (
+            f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) ON CONFLICT ({self.quote('Id')}) DO NOTHING"
+        )
+
+    def delete_if_expired(self, ref: str) -> str:
+        """Params: id, now. Clears the way for an add: an expired row counts as no entry."""
+        return f"DELETE FROM {ref} WHERE {self.quote('Id')} = ? AND {self.quote('ExpiresAtTime')} < ?"
+
     def _create_table(self, ref: str, guard: str, types: tuple[str, ...], *extra: str) -> str:
         """CREATE TABLE with the cache's columns in .NET's order, each with its type in this dialect."""
         lines = [f"    {self.quote(c)} {t}" for c, t in zip(COLUMNS, types, strict=True)]
@@ -223,6 +233,9 @@ class MariaDB(Dialect):
         q = self.quote
         updates = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in COLUMNS[1:])
         return f"INSERT INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE {updates}"
+
+    def insert_if_absent(self, ref: str) -> str:
+        return f"INSERT IGNORE INTO {ref} ({self.columns()}) VALUES (?, ?, ?, ?, ?)"
 
     def delete_expired_batch(self, ref: str, batch_size: int) -> str:
         return f"DELETE FROM {ref} WHERE {self.quote('ExpiresAtTime')} < ? LIMIT {int(batch_size)}"
@@ -323,6 +336,13 @@ class SqlServer(Dialect):
         return [f"IF OBJECT_ID(N'{literal}', N'U') IS NOT NULL DROP TABLE {ref}"]
 
     def upsert(self, ref: str) -> str:
+        return self._merge(ref, update=True)
+
+    def insert_if_absent(self, ref: str) -> str:
+        return self._merge(ref, update=False)
+
+    def _merge(self, ref: str, *, update: bool) -> str:
+        """MERGE with HOLDLOCK: concurrent merges of one key are serialised, as an upsert needs."""
         q = self.quote
         updates = ", ".join(f"{q(c)} = source.{q(c)}" for c in COLUMNS[1:])
         sources = ", ".join(
@@ -343,8 +363,8 @@ class SqlServer(Dialect):
         return (
             f"MERGE {ref} WITH (HOLDLOCK) AS target USING (SELECT {sources}) AS source "
             f"ON target.{q('Id')} = source.{q('Id')} "
-            f"WHEN MATCHED THEN UPDATE SET {updates} "
-            f"WHEN NOT MATCHED THEN INSERT ({self.columns()}) VALUES ({inserts});"
+            + (f"WHEN MATCHED THEN UPDATE SET {updates} " if update else "")
+            + f"WHEN NOT MATCHED THEN INSERT ({self.columns()}) VALUES ({inserts});"
         )
 
     def delete_expired_batch(self, ref: str, batch_size: int) -> str:
