@@ -41,7 +41,7 @@ def main() -> None:
             print("Reads through the round-robin proxy: one miss, then every node hits the shared cache.")
             for _ in range(4):
                 request("GET", f"{proxy}/items/42")
-            print("A write through one node removes the entry; every node then reads the new version.")
+            print("A write through one node puts the new version in the shared cache; every node reads it at once.")
             request("PUT", f"{proxy}/items/42", {"price": 12.5})
             for _ in range(3):
                 request("GET", f"{proxy}/items/42")

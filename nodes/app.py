@@ -77,7 +77,8 @@ async def get_item(request: web.Request) -> web.Response:
     app[COUNTERS].add("misses")
     reply = await _source(request, "GET", f"/items/{item_id}")
     if reply.status == 200 and isinstance(reply.body, bytes):
-        await app[CACHE].set(key, reply.body, app[SETTINGS].item_options())
+        # Add, not set: if a writer put a newer version while this read was at the source store, keep it.
+        await app[CACHE].add(key, reply.body, app[SETTINGS].item_options())
     reply.headers["X-Cache"] = "MISS"
     return reply
 
@@ -85,10 +86,14 @@ async def get_item(request: web.Request) -> web.Response:
 async def put_item(request: web.Request) -> web.Response:
     app = request.app
     item_id, key = _item_key(request)
-    reply = await _source(request, "PUT", f"/items/{item_id}", await request.read())
-    if reply.status == 200:
-        # Remove, not overwrite: every node misses once and reads the new version from the source store.
-        await app[CACHE].remove(key)
+    body = await request.read()
+    # Writers of one item, on any node, take turns: the source store and the cache see their writes in
+    # the same order, so the cache ends with the newest version. The cache gets the written version at
+    # once (write-through), which also stops a slower reader from adding the version it read before.
+    async with app[CACHE].lock(f"lock:{key}"):
+        reply = await _source(request, "PUT", f"/items/{item_id}", body)
+        if reply.status == 200 and isinstance(reply.body, bytes):
+            await app[CACHE].set(key, reply.body, app[SETTINGS].item_options())
     return reply
 
 

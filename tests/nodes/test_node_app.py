@@ -75,7 +75,8 @@ async def test_a_write_through_one_node_is_read_at_once_through_another(farm: Fa
         assert (await reply.json())["version"] == 2
     async with farm.http.get(f"{b}/items/3") as reply:
         assert (await reply.json())["version"] == 2
-        assert reply.headers["X-Cache"] == "MISS"
+        assert reply.headers["X-Cache"] == "HIT", "the writer put the new version in the shared cache"
+    assert await farm.source_reads() == 1, "only the warm-up read reached the source store"
 
 
 async def test_per_node_memory_caches_serve_stale_versions(farm: Farm) -> None:

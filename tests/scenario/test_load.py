@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from farm.cache import DistributedCache, MemoryCache, RedisCache
+from farm.cache.options import Expiry
 from farm.scenario.checks import coherence_violations, hit_ratio
 from farm.scenario.history import Record
 from farm.scenario.keys import KeyChooser
@@ -36,10 +40,10 @@ def test_keys_repeat_with_a_seed_and_zipf_favours_the_first() -> None:
         KeyChooser(10, "pareto")
 
 
-async def farm_url(stack: AsyncExitStack, tmp_path: Path, caches: list[DistributedCache]) -> str:
-    source = await stack.enter_async_context(
-        serve(create_source(SourceSettings(tmp_path / "c.db", items=100, latency_ms=2)))
-    )
+async def farm_url(stack: AsyncExitStack, tmp_path: Path, caches: list[DistributedCache],
+                   jitter_ms: float = 0.0) -> str:  # fmt: skip
+    source_settings = SourceSettings(tmp_path / "c.db", items=100, latency_ms=2, jitter_ms=jitter_ms, seed=1)
+    source = await stack.enter_async_context(serve(create_source(source_settings)))
     backends = {}
     for i, cache in enumerate(caches, 1):
         settings = NodeSettings(name=f"node-{i}", source_url=source, cache_url=None)
@@ -83,3 +87,36 @@ async def test_a_fixed_rate_holds_its_schedule(stack: AsyncExitStack, tmp_path: 
     records: list[Record] = []
     await LoadRun(url, LoadSpec(duration_s=1.0, rate=200, keys=10), "load-1", records, time.monotonic()).run()
     assert 150 <= len(records) <= 205  # 200 scheduled; a stalled loop may start the last few late
+
+
+class SlowWritesRedisCache(RedisCache):
+    """A real Redis cache whose writes take 0-5 ms longer, as over a busy network: it widens the window
+    in which a reader's write can land after another node's."""
+
+    async def _aset(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> None:
+        await asyncio.sleep(random.uniform(0, 0.005))
+        await super()._aset(key, value, expiry, now)
+
+    async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
+        await asyncio.sleep(random.uniform(0, 0.005))
+        return await super()._aadd(key, value, expiry, now)
+
+
+async def test_concurrent_reads_and_writes_of_few_items_stay_coherent_on_a_shared_cache(
+    stack: AsyncExitStack, tmp_path: Path, redis_server: ServerProcess
+) -> None:
+    """The cache-aside race: a read that missed must not put the version it read after a write put a newer
+    one, and two writers of one item must leave the newest version. Few keys, many writers, and writes to
+    the cache that take a varying time: plain set-on-miss and remove-on-write show hundreds of violations."""
+    prefix = f"race-{time.monotonic_ns()}:"
+    caches = [SlowWritesRedisCache(redis_url(redis_server), instance_name=prefix) for _ in range(3)]
+    url = await farm_url(stack, tmp_path, list(caches), jitter_ms=4)
+    records: list[Record] = []
+    spec = LoadSpec(duration_s=3, concurrency=24, keys=4, read_ratio=0.7, seed=2)
+    await LoadRun(url, spec, "race", records, time.monotonic()).run()
+    for cache in caches:
+        await cache.aclose()
+    writes = sum(r.method == "PUT" for r in records)
+    assert writes > 200
+    assert {r.status for r in records} == {200}
+    assert coherence_violations(records) == []

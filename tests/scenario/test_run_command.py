@@ -48,14 +48,15 @@ def test_the_shipped_coherence_scenario_end_to_end(tmp_path: Path) -> None:
     by_name = {s.get("name"): s for s in suites.iter("testsuite")}
     assert set(by_name) == {"coherence[memory]", "coherence[redis]", "coherence[sql]"}
     memory = by_name["coherence[memory]"]
-    assert (memory.get("tests"), memory.get("failures"), memory.get("skipped")) == ("3", "0", "1")
+    assert (memory.get("tests"), memory.get("failures"), memory.get("skipped")) == ("5", "0", "2")
     skipped = memory.find("testcase/skipped")
     assert skipped is not None
     assert "coherence_violations was" in (skipped.get("message") or "")
     for shared in ("coherence[redis]", "coherence[sql]"):
         assert by_name[shared].get("failures") == "0"
         assert [c.get("name") for c in by_name[shared].iter("testcase")] == [
-            "runs every step", "line 18: coherence_violations == 0", "line 18: errors == 0",
+            "runs every step", "line 19: coherence_violations == 0", "line 19: errors == 0",
+            "line 21: coherence_violations == 0", "line 21: errors == 0",
         ]  # fmt: skip
 
     history = out / "history.jsonl"
