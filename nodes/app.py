@@ -28,6 +28,8 @@ CACHE = web.AppKey("cache", GuardedCache)
 SOURCE = web.AppKey("source", aiohttp.ClientSession)
 COUNTERS = web.AppKey("counters", NodeCounters)
 STARTED_AT = web.AppKey("started_at", str)
+MISSES = web.AppKey("misses", dict[str, "asyncio.Future[tuple[int, bytes, str]]"])
+"""Source reads in flight, by cache key: concurrent misses of one item on a node share one."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,12 +77,48 @@ async def get_item(request: web.Request) -> web.Response:
         app[COUNTERS].add("hits")
         return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
     app[COUNTERS].add("misses")
-    reply = await _source(request, "GET", f"/items/{item_id}")
-    if reply.status == 200 and isinstance(reply.body, bytes):
-        # Add, not set: if a writer put a newer version while this read was at the source store, keep it.
-        await app[CACHE].add(key, reply.body, app[SETTINGS].item_options())
-    reply.headers["X-Cache"] = "MISS"
-    return reply
+    status, body, content_type = await _read_through(request, item_id, key)
+    return web.Response(body=body, status=status, content_type=content_type, headers={"X-Cache": "MISS"})
+
+
+SourceAnswer = tuple[int, bytes, str]
+"""Status, body and content type of a source read: each waiting request builds its own response from it."""
+
+
+async def _read_through(request: web.Request, item_id: str, key: str) -> SourceAnswer:
+    """One source read per item at a time on this node: requests that miss while it is in flight wait
+    for it instead of sending their own. That read is no older than any write that finished before they
+    missed: such a write puts its version in the cache, and they would have hit it."""
+    app = request.app
+    misses = app[MISSES]
+    pending = misses.get(key)
+    if pending is not None:
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this request was cancelled
+            # the request that was reading failed or was cancelled: read for ourselves
+    pending = misses[key] = asyncio.get_running_loop().create_future()
+    try:
+        try:
+            reply = await _source(request, "GET", f"/items/{item_id}")
+        except web.HTTPException as failed:  # the source store is down: every waiter answers 502
+            answer: SourceAnswer = (failed.status, (failed.text or "").encode(), "text/plain")
+        else:
+            body = reply.body if isinstance(reply.body, bytes) else b""
+            if reply.status == 200:
+                # Add, not set: a newer version that a writer put meanwhile stays.
+                await app[CACHE].add(key, body, app[SETTINGS].item_options())
+            answer = (reply.status, body, "application/json")
+        pending.set_result(answer)
+        return answer
+    except BaseException:
+        pending.cancel()  # waiters read for themselves: an exception object is not shared between requests
+        raise
+    finally:
+        if misses.get(key) is pending:
+            del misses[key]
 
 
 async def put_item(request: web.Request) -> web.Response:
@@ -134,6 +172,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app[SETTINGS] = settings
     app[COUNTERS] = NodeCounters(settings.name)
     app[STARTED_AT] = utc_now_iso()
+    app[MISSES] = {}
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         opened = cache

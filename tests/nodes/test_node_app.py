@@ -162,3 +162,28 @@ async def test_stats_and_prometheus_metrics(farm: Farm, redis_cache: RedisCache)
         text = await reply.text()
     assert 'farm_node_hits_total{node="node-7"} 1.0' in text
     assert 'farm_node_misses_total{node="node-7"} 1.0' in text
+
+
+async def test_concurrent_misses_of_one_item_on_a_node_share_one_source_read(
+    farm: Farm, redis_cache: RedisCache
+) -> None:
+    node = await farm.node("node-1", redis_cache)
+
+    async def read() -> tuple[int, int]:
+        async with farm.http.get(f"{node}/items/8") as reply:
+            return reply.status, (await reply.json())["version"]
+
+    assert await asyncio.gather(*(read() for _ in range(12))) == [(200, 1)] * 12
+    assert await farm.source_reads() == 1
+
+
+async def test_concurrent_misses_all_fail_when_the_source_store_is_down(farm: Farm) -> None:
+    settings = NodeSettings(name="node-1", source_url=f"http://127.0.0.1:{free_port()}", cache_url=None)
+    node = await farm.stack.enter_async_context(serve(create_node(settings, cache=MemoryCache())))
+
+    async def read() -> int:
+        async with farm.http.get(f"{node}/items/8") as reply:
+            assert "source store unavailable" in await reply.text()
+            return reply.status
+
+    assert await asyncio.gather(*(read() for _ in range(6))) == [502] * 6
