@@ -85,11 +85,27 @@ SourceAnswer = tuple[int, bytes, str]
 """Status, body and content type of a source read: each waiting request builds its own response from it."""
 
 
+async def _source_answer(request: web.Request, item_id: str, key: str) -> SourceAnswer:
+    try:
+        reply = await _source(request, "GET", f"/items/{item_id}")
+    except web.HTTPException as failed:  # the source store is down: every waiter answers 502
+        return failed.status, (failed.text or "").encode(), "text/plain"
+    body = reply.body if isinstance(reply.body, bytes) else b""
+    if reply.status == 200:
+        # Add, not set: a newer version that a writer put meanwhile stays.
+        await request.app[CACHE].add(key, body, request.app[SETTINGS].item_options())
+    return reply.status, body, "application/json"
+
+
 async def _read_through(request: web.Request, item_id: str, key: str) -> SourceAnswer:
     """One source read per item at a time on this node: requests that miss while it is in flight wait
     for it instead of sending their own. That read is no older than any write that finished before they
     missed: such a write puts its version in the cache, and they would have hit it."""
     app = request.app
+    if not app[CACHE].trusted:
+        # Without a (working) cache a write may leave no trace that a later request could hit, so a read
+        # already in flight may predate it: every request reads for itself.
+        return await _source_answer(request, item_id, key)
     misses = app[MISSES]
     pending = misses.get(key)
     if pending is not None:
@@ -101,16 +117,7 @@ async def _read_through(request: web.Request, item_id: str, key: str) -> SourceA
             # the request that was reading failed or was cancelled: read for ourselves
     pending = misses[key] = asyncio.get_running_loop().create_future()
     try:
-        try:
-            reply = await _source(request, "GET", f"/items/{item_id}")
-        except web.HTTPException as failed:  # the source store is down: every waiter answers 502
-            answer: SourceAnswer = (failed.status, (failed.text or "").encode(), "text/plain")
-        else:
-            body = reply.body if isinstance(reply.body, bytes) else b""
-            if reply.status == 200:
-                # Add, not set: a newer version that a writer put meanwhile stays.
-                await app[CACHE].add(key, body, app[SETTINGS].item_options())
-            answer = (reply.status, body, "application/json")
+        answer = await _source_answer(request, item_id, key)
         pending.set_result(answer)
         return answer
     except BaseException:

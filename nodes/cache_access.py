@@ -31,6 +31,11 @@ class GuardedCache:
         self.counters = counters
         self._failing = False
 
+    @property
+    def trusted(self) -> bool:
+        """A cache that is there and answering: what a write put in it can be relied on."""
+        return self.cache is not None and not self._failing
+
     async def _guard(self, call: Awaitable[T], what: str) -> T | None:
         try:
             result = await asyncio.wait_for(call, self.timeout)

@@ -187,3 +187,15 @@ async def test_concurrent_misses_all_fail_when_the_source_store_is_down(farm: Fa
             return reply.status
 
     assert await asyncio.gather(*(read() for _ in range(6))) == [502] * 6
+
+
+async def test_without_a_cache_concurrent_reads_each_go_to_the_source_store(farm: Farm) -> None:
+    """Sharing a read in flight is safe only when writes leave their version in a cache: here none does."""
+    node = await farm.node("node-1", None)
+
+    async def read() -> int:
+        async with farm.http.get(f"{node}/items/8") as reply:
+            return reply.status
+
+    assert await asyncio.gather(*(read() for _ in range(12))) == [200] * 12
+    assert await farm.source_reads() == 12
