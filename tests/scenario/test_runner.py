@@ -131,3 +131,36 @@ async def test_the_sample_start_time_and_cached_time(tmp_path: Path, cache: str,
     assert measured["cached_time_values"] == values
     assert ((measured["start_time_mismatches"] or 0) > 0) is mismatched
     assert {r.node for r in result.records} == {"node-1", "node-2"}
+
+
+CACHE_OUTAGE = """
+name: cache-outage
+farm: {nodes: 2, source_latency_ms: 1}
+steps:
+  - load: {name: during the outage, duration_s: 3, concurrency: 4, keys: 10, background: true}
+  - wait: 0.5
+  - cache: stop
+  - wait: 1
+  - cache: start
+  - kill: {node: node-2}
+  - expect: {errors: 0}
+"""
+
+
+async def test_a_cache_outage_costs_hits_not_requests(tmp_path: Path) -> None:
+    result = await run(CACHE_OUTAGE, "redis", tmp_path / "farm")
+    assert result.failure is None
+    assert [e.label for e in result.events] == ["cache stop", "cache start", "kill node-2"]
+    stopped, started = result.events[0], result.events[1]
+    during = [r for r in result.records if r.start > stopped.end + 0.3 and r.end < started.start]
+    assert during, "requests went on while the cache was down"
+    assert {(r.ok, r.hit) for r in during} == {(True, False)}, "served from the source store, as misses"
+    assert [v.passed for v in result.verdicts] == [True], "no request failed, not even on the killed node"
+
+
+async def test_cache_steps_are_notes_when_the_farm_has_no_cache_server(tmp_path: Path) -> None:
+    result = await run(CACHE_OUTAGE, "memory", tmp_path / "farm")
+    assert [e.label for e in result.events][:2] == [
+        "cache stop: not a server of this farm", "cache start: not a server of this farm",
+    ]  # fmt: skip
+    assert [e.kind for e in result.events] == ["note", "note", "kill"]
