@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -77,6 +78,11 @@ def run_on_fresh_farm(scenario: Scenario, cache: str, view: LiveView, seed: int 
         return runner.result
     except KeyboardInterrupt:
         runner.result.failure = "interrupted"
+        return runner.result
+    except Exception as exc:  # a fault of ours: the other caches still run, the reports still get written
+        (out / "logs" / cache).mkdir(parents=True, exist_ok=True)
+        (out / "logs" / cache / "runner-error.log").write_text(traceback.format_exc())
+        runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{cache}/runner-error.log)"
         return runner.result
     finally:
         farm.down()

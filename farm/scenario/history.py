@@ -58,10 +58,11 @@ class Event:
 
 
 def write_history(path: Path, cache: str, records: Iterable[Record], *, append: bool = False) -> None:
-    """One JSON object per request, with the cache it was run with."""
+    """One JSON object per request, with the cache it was run with and its latency in milliseconds."""
     with path.open("a" if append else "w") as out:
         for record in records:
-            out.write(json.dumps({"cache": cache, **asdict(record)}, separators=(",", ":")) + "\n")
+            line = {"cache": cache, **asdict(record), "latency_ms": round(record.latency_ms, 3)}
+            out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 def read_history(path: Path, cache: str | None = None) -> Iterator[Record]:
@@ -69,5 +70,6 @@ def read_history(path: Path, cache: str | None = None) -> Iterator[Record]:
         for line in lines:
             data = json.loads(line)
             recorded = data.pop("cache", None)
+            data.pop("latency_ms", None)  # written for readers of the file; the record computes it
             if cache is None or recorded == cache:
                 yield Record(**data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -82,3 +83,5 @@ def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
     assert list(read_history(tmp_path / "history.jsonl", "redis")) == records
     assert list(read_history(tmp_path / "history.jsonl", "sql")) == records[:1]
     assert len(list(read_history(tmp_path / "history.jsonl"))) == len(records) + 1
+    first = json.loads((tmp_path / "history.jsonl").read_text().splitlines()[0])
+    assert (first["cache"], first["method"], first["latency_ms"]) == ("redis", "GET", 10.0)

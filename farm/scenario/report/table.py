@@ -15,6 +15,7 @@ ROWS = (
     ("errors", "errors", "{:,.0f}"),
     ("hit_ratio", "hit ratio", "{:.3f}"),
     ("hit_ratio_after_restart", "hit ratio after restart", "{:.3f}"),
+    ("misses_after_restart", "misses after restart", "{:,.0f}"),
     ("hit_ratio_after_add", "hit ratio of added nodes", "{:.3f}"),
     ("source_requests", "source requests", "{:,.0f}"),
     ("source_requests_per_key", "source requests per key", "{:.2f}"),
@@ -79,6 +80,9 @@ def summary(results: list[CacheResult], scenario: str) -> Group:
     for result in results:
         if result.failure:
             parts.append(Text(f"{result.cache}: stopped early: {result.failure}", style="bold red"))
+        if result.figures and result.figures.errors_by_step:
+            steps = ", ".join(f"{step}: {count:,}" for step, count in result.figures.errors_by_step.items())
+            parts.append(Text(f"{result.cache}: failed requests by step: {steps}"))
         if result.figures and result.figures.first_violations:
             first = ", ".join(
                 f"{v.time:.2f}s key {v.key} on {v.node} saw v{v.seen} (expected v{v.expected})"
