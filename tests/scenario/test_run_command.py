@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,13 +124,14 @@ def test_ctrl_c_tears_the_farm_down_and_keeps_the_reports(tmp_path: Path) -> Non
         assert len(pids) == 6, "supervisord, redis, the source store, two nodes and the proxy"
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=60)[0]
+        run_dir_left = run_dir.exists()
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             process.wait(60)
+        shutil.rmtree(short_tmp, ignore_errors=True)
     assert process.returncode == 130, rest
     assert not [pid for pid in pids if alive(pid)], "Ctrl-C left farm processes behind"
-    assert not run_dir.exists()
+    assert not run_dir_left, "the farm's temporary folder is removed"
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["caches"][0]["failure"] == "interrupted"
-    short_tmp.rmdir()
