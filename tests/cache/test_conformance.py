@@ -99,8 +99,12 @@ def test_of_many_concurrent_adds_of_one_key_exactly_one_wins(backend: Backend) -
         if cache.add("contended", f"contender {index}".encode()):
             wins.append(f"contender {index}".encode())
 
-    for round_ in range(5):
-        backend.cache.remove("contended")
+    for round_ in range(4):
+        if round_ % 2:  # an expired entry is there: each contender must first see that it counts as none
+            backend.cache.set("contended", b"old", EntryOptions(absolute_expiration_relative_to_now=S))
+            backend.advance(1.3)
+        else:
+            backend.cache.remove("contended")
         wins.clear()
         threads = [threading.Thread(target=contender, args=(i,)) for i in range(8)]
         for thread in threads:

@@ -30,6 +30,8 @@ T = TypeVar("T")
 DEFAULT_SLIDING = timedelta(minutes=20)
 DEFAULT_SWEEP_INTERVAL = timedelta(minutes=30)
 MINIMUM_SWEEP_INTERVAL = timedelta(minutes=5)
+CONFLICT_RETRIES = 5
+"""Runs of an add statement that the database rolled back as a deadlock victim, before giving up."""
 _MISSING_TABLE_STATES = {"42S02", "42P01"}
 _CONNECTION_STATES_PREFIX = ("08", "HYT")
 
@@ -193,12 +195,25 @@ class SqlCache(DistributedCache):
         self._maybe_sweep(now)
 
     def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
-        """An expired row is deleted first (it counts as no entry); then the insert that a live row stops.
-        Two statements, each atomic: if another add slips in between, its row stops this insert."""
+        """The insert that a row of the key stops; if one stopped it and has expired (it counts as no entry),
+        that row is deleted and the insert tried once more. Each statement is atomic on its own: if another
+        add slips in between, its row stops ours. A statement the database chose as a deadlock victim is
+        run again, as the database asks (MariaDB's gap locks make that possible under contention)."""
+        row = self._row(key, value, expiry, now)
+        now_param = self.dialect.time_param(now)
 
         def add(cursor: pyodbc.Cursor) -> bool:
-            cursor.execute(self._sql_delete_if_expired, key, self.dialect.time_param(now))
-            return _execute(cursor, self._sql_insert_if_absent, *self._row(key, value, expiry, now)) == 1
+            for attempt in range(1, CONFLICT_RETRIES + 1):
+                try:
+                    if _execute(cursor, self._sql_insert_if_absent, *row) == 1:
+                        return True
+                    if _execute(cursor, self._sql_delete_if_expired, key, now_param) == 0:
+                        return False  # a live entry
+                    return _execute(cursor, self._sql_insert_if_absent, *row) == 1
+                except pyodbc.Error as exc:
+                    if attempt == CONFLICT_RETRIES or not _is_transaction_conflict(exc):
+                        raise
+            raise AssertionError("unreachable")
 
         added = self._run("add", key, add)
         self._maybe_sweep(now)
@@ -280,6 +295,11 @@ class SqlCache(DistributedCache):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def _is_transaction_conflict(exc: pyodbc.Error) -> bool:
+    """SQLSTATE class 40: a deadlock or serialisation failure; the statement was rolled back and may be rerun."""
+    return bool(exc.args) and str(exc.args[0]).startswith("40")
 
 
 def _execute(cursor: pyodbc.Cursor, sql: str, *params: object) -> int:
