@@ -112,7 +112,8 @@ async def test_concurrent_reads_and_writes_of_few_items_stay_coherent_on_a_share
     caches = [SlowWritesRedisCache(redis_url(redis_server), instance_name=prefix) for _ in range(3)]
     url = await farm_url(stack, tmp_path, list(caches), jitter_ms=4)
     records: list[Record] = []
-    spec = LoadSpec(duration_s=3, concurrency=24, keys=4, read_ratio=0.7, seed=2)
+    # A count, not a duration: how many writes the race gets must not depend on how fast the machine is.
+    spec = LoadSpec(requests=1000, concurrency=24, keys=4, read_ratio=0.7, seed=2)
     await LoadRun(url, spec, "race", records, time.monotonic()).run()
     for cache in caches:
         await cache.aclose()
