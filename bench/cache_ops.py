@@ -26,10 +26,7 @@ import pyodbc
 import redis
 
 from farm.cache import EntryOptions, RedisCache, SqlCache
-from farm.servers import start_mariadb, start_postgres, start_redis
-from farm.servers.mariadb import mariadb_url
-from farm.servers.postgres import postgres_url
-from farm.servers.redis import redis_url
+from farm.testing.servers import start_mariadb, start_postgres, start_redis
 
 SLIDING = EntryOptions(sliding_expiration=timedelta(minutes=20))
 TARGETS = {"redis": 0.9, "postgresql": 0.7, "mariadb": 0.7, "sqlite": 0.7}
@@ -125,9 +122,9 @@ def main() -> None:
     print(f"{'backend':<11} {'operation':<14} {'cache ops/s':>12} {'raw ops/s':>11} {'ratio':>6}  target")
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cachefarm-bench-") as tmp:
         backends: list[tuple[str, Callable[[], list[Pair]]]] = [
-            ("redis", lambda: redis_pairs(redis_url(stack.enter_context(start_redis())), value, stack)),
-            ("postgresql", lambda: sql_pairs(postgres_url(stack.enter_context(start_postgres())), value, stack)),
-            ("mariadb", lambda: sql_pairs(mariadb_url(stack.enter_context(start_mariadb())), value, stack)),
+            ("redis", lambda: redis_pairs(stack.enter_context(start_redis()).url, value, stack)),
+            ("postgresql", lambda: sql_pairs(stack.enter_context(start_postgres()).url, value, stack)),
+            ("mariadb", lambda: sql_pairs(stack.enter_context(start_mariadb()).url, value, stack)),
             ("sqlite", lambda: sql_pairs(f"sqlite:///{Path(tmp) / 'bench.db'}", value, stack)),
         ]
         chosen = args.backends.split(",")

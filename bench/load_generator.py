@@ -20,10 +20,10 @@ from pathlib import Path
 
 from benchkit import spawn, wait_ok, wrk, wrk_bench_arguments
 
+from farm.ports import free_port
 from farm.scenario.checks import latency
 from farm.scenario.history import Record
 from farm.scenario.load import LoadRun, LoadSpec
-from farm.servers import free_port
 
 NGINX_CONF = """worker_processes 1;
 pid {tmp}/nginx.pid;

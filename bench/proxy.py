@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchkit import PACE_SCRIPT, spawn, wait_ok, wrk, wrk_bench_arguments
 
-from farm.servers import free_port
+from farm.ports import free_port
 
 NGINX_CONF = """worker_processes 1;
 pid {tmp}/nginx.pid;

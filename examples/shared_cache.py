@@ -14,8 +14,7 @@ from pathlib import Path
 import redis
 
 from farm.cache import DistributedCache, EntryOptions, MemoryCache, SqlCache, from_url
-from farm.servers import start_redis
-from farm.servers.redis import redis_url
+from farm.testing.servers import start_redis
 
 OPTIONS = EntryOptions(sliding_expiration=timedelta(seconds=20))
 
@@ -32,7 +31,7 @@ def main() -> None:
     with start_redis() as server, tempfile.TemporaryDirectory() as tmp:
         two_servers("memory", MemoryCache(), MemoryCache())
 
-        url = redis_url(server) + "?instance_name=SampleInstance"
+        url = server.url + "?instance_name=SampleInstance"
         with from_url(url) as a, from_url(url) as b:
             two_servers("redis", a, b)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable
 
 import redis
 
 from farm.errors import FarmError
+
+HEALTHY_TIMEOUT_S = 15.0
 
 
 def http_ok(url: str, timeout: float = 0.5, headers: dict[str, str] | None = None) -> bool:
@@ -21,6 +22,11 @@ def http_ok(url: str, timeout: float = 0.5, headers: dict[str, str] | None = Non
         return False
 
 
+def healthz(url: str) -> Callable[[], bool]:
+    """A probe of a service's ``/healthz``, for ``wait_for``."""
+    return lambda: http_ok(url + "/healthz")
+
+
 def redis_ok(port: int) -> bool:
     try:
         with redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2, socket_timeout=0.5) as client:
@@ -29,26 +35,10 @@ def redis_ok(port: int) -> bool:
         return False
 
 
-def wait_for(what: str, probe: Any, timeout: float = 15.0, hint: str = "") -> None:
+def wait_for(what: str, probe: Callable[[], bool], timeout: float = HEALTHY_TIMEOUT_S, hint: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if probe():
             return
         time.sleep(0.02)
     raise FarmError(f"{what} did not become healthy in {timeout:.0f} s{hint}")
-
-
-def admin_call(state_url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None,
-               timeout: float = 30.0) -> Any:  # fmt: skip
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        state_url + "/_proxy" + path, data=data, method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
-            return json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        raise FarmError(f"proxy admin {method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from None
-    except OSError as exc:
-        raise FarmError(f"proxy admin {method} {path}: cannot reach the proxy: {exc}") from None

@@ -45,6 +45,8 @@ class Program:
     environment: dict[str, str] = field(default_factory=dict)
     stop_signal: str = "TERM"
     priority: int = 500
+    stop_wait_s: float = 10.0
+    """How long supervisord waits after the stop signal before it kills: what the program needs to drain."""
 
     def render(self, run: Path) -> str:
         quoted = " ".join(_quote(part) for part in self.command)
@@ -59,7 +61,7 @@ class Program:
             "startsecs=0",
             "startretries=3",
             f"stopsignal={self.stop_signal}",
-            "stopwaitsecs=10",
+            f"stopwaitsecs={self.stop_wait_s:g}",
             "stopasgroup=true",
             "killasgroup=true",
             "redirect_stderr=true",

@@ -6,18 +6,26 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from farm.cache import from_url, mask_secrets
 from farm.config import CacheChoice
 from farm.errors import FarmError
-from farm.health import admin_call, http_ok, redis_ok, wait_for
-from farm.servers import free_port
+from farm.health import healthz, http_ok, redis_ok, wait_for
+from farm.node_signals import NodeSignal
+from farm.ports import free_port
+from farm.proxy_admin import ProxyAdmin
 from farm.state import FarmState
 from farm.supervise import Program, Supervisor
+from nodes.settings import SHUTDOWN_TIMEOUT_S
+from proxy.drain import DRAIN_TIMEOUT_S
 
 SOURCE, PROXY, REDIS = "source", "proxy", "redis"
+
+NodeRestarted = Callable[[str, float, float], None]
+"""Told of each node once it is back: its name, and when its restart began and ended (``time.monotonic()``)."""
 
 
 class Farm:
@@ -38,7 +46,7 @@ class Farm:
             command += ["--cache", "none" if state.cache_kind == "none" else "memory://"]
         else:
             environment["FARM_CACHE_URL"] = state.cache_url  # not on the command line: `ps` shows that
-        return Program(name, command, environment, priority=300)
+        return Program(name, command, environment, priority=300, stop_wait_s=SHUTDOWN_TIMEOUT_S)
 
     def _programs(self, state: FarmState) -> list[Program]:
         programs = []
@@ -55,7 +63,7 @@ class Farm:
         backends = [arg for name in state.nodes for arg in ("--backend", f"{name}={state.node_url(name)}")]
         programs.append(Program(PROXY, [
             sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5", *backends,
-        ], {"FARM_PROXY_TOKEN": state.admin_token}, priority=400))  # fmt: skip
+        ], {"FARM_PROXY_TOKEN": state.admin_token}, priority=400, stop_wait_s=DRAIN_TIMEOUT_S))  # fmt: skip
         return programs
 
     # -- up and down -------------------------------------------------------------------------------
@@ -98,23 +106,26 @@ class Farm:
         hint = f"; see the logs in {self.run}/logs"
         if state.redis_port is not None:
             wait_for("redis", lambda: redis_ok(state.redis_port or 0), hint=hint)
-        wait_for("the source store", lambda: http_ok(state.source_url + "/healthz"), hint=hint)
+        wait_for("the source store", healthz(state.source_url), hint=hint)
         for name in state.nodes:
-            wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"), hint=hint)
+            wait_for(name, healthz(state.node_url(name)), hint=hint)
         wait_for("the proxy", lambda: self._proxy_sees_all_up(state), hint=hint)
+
+    @staticmethod
+    def _admin(state: FarmState) -> ProxyAdmin:
+        return ProxyAdmin(state.proxy_url, state.admin_token)
 
     def _proxy_sees_all_up(self, state: FarmState) -> bool:
         if not http_ok(state.proxy_url + "/_proxy/backends", headers={"Authorization": f"Bearer {state.admin_token}"}):
             return False
-        backends = admin_call(state.proxy_url, state.admin_token, "GET", "/backends")["backends"]
-        return {b["name"] for b in backends if b["state"] == "up"} >= set(state.nodes)
+        return self._admin(state).up() >= set(state.nodes)
 
     def down(self) -> None:
         """Stops everything this farm started; afterwards none of its processes is left."""
         if self.supervisor.running():
             for info in self.supervisor.all_info():
                 if info["statename"] in ("RUNNING", "STARTING"):
-                    self.supervisor.signal(info["name"], "CONT")  # a paused node must hear its TERM
+                    self.supervisor.signal(info["name"], NodeSignal.RESUME.signal)  # a paused node must hear its TERM
         self.supervisor.shutdown()
 
     # -- status ------------------------------------------------------------------------------------
@@ -149,53 +160,63 @@ class Farm:
             known = ", ".join(state.nodes) or "none"
             raise FarmError(f"no node named {name!r} in this farm (nodes: {known})")
 
-    def add_node(self) -> str:
+    def add_node(self) -> tuple[str, FarmState]:
+        """Starts one more node and puts it behind the proxy; returns its name and the farm as it is now."""
         state = FarmState.load(self.run)
         name = self._new_node_name(state)
         state.nodes[name] = free_port()
         state.save(self.run)
         self.supervisor.add(self._node_program(state, name))
-        wait_for(name, lambda: http_ok(state.node_url(name) + "/healthz"), hint=f"; see {self.run}/logs/{name}.log")
-        admin_call(state.proxy_url, state.admin_token, "POST", "/backends", {"name": name, "url": state.node_url(name)})
+        wait_for(name, healthz(state.node_url(name)), hint=f"; see {self.run}/logs/{name}.log")
+        self._admin(state).add(name, state.node_url(name))
         wait_for(f"{name} at the proxy", lambda: self._proxy_sees_all_up(state))
-        return name
+        return name, state
 
-    def remove_node(self, name: str) -> None:
+    def remove_node(self, name: str) -> FarmState:
+        """Drains the node at the proxy, then stops it; returns the farm as it is now."""
         state = FarmState.load(self.run)
         self._require_node(state, name)
-        admin_call(state.proxy_url, state.admin_token, "DELETE", f"/backends/{name}?drain_timeout=10")
+        self._admin(state).drain_and_remove(name)
         self.supervisor.remove(name)
         del state.nodes[name]
         state.save(self.run)
+        return state
 
-    def restart_nodes(self, names: list[str], *, rolling: bool) -> None:
+    def restart_nodes(self, names: list[str], *, rolling: bool, on_restarted: NodeRestarted | None = None) -> None:
         """One by one with ``rolling`` (or for a single node): out of the proxy, restart, healthy, back in.
         Otherwise all at once, as a careless deployment would: the proxy sees them go and come back."""
         state = FarmState.load(self.run)
         for name in names:
             self._require_node(state, name)
+        told = on_restarted or (lambda name, began, ended: None)
+        admin = self._admin(state)
         if rolling or len(names) == 1:
             for name in names:
-                admin_call(state.proxy_url, state.admin_token, "DELETE", f"/backends/{name}?drain_timeout=10")
+                began = time.monotonic()
+                admin.drain_and_remove(name)
                 self.supervisor.stop(name)
                 self.supervisor.start_program(name)
-                wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"))
-                admin_call(state.proxy_url, state.admin_token, "POST", "/backends",
-                           {"name": name, "url": state.node_url(name)})  # fmt: skip
+                wait_for(name, healthz(state.node_url(name)))
+                admin.add(name, state.node_url(name))
                 wait_for(f"{name} at the proxy", lambda: self._proxy_sees_all_up(state))
+                told(name, began, time.monotonic())
             return
+        began = time.monotonic()
         for name in names:
             self.supervisor.stop(name)
         for name in names:
             self.supervisor.start_program(name)
         for name in names:
-            wait_for(name, lambda name=name: http_ok(state.node_url(name) + "/healthz"))
+            wait_for(name, healthz(state.node_url(name)))
         wait_for("every node at the proxy", lambda: self._proxy_sees_all_up(state))
+        ended = time.monotonic()
+        for name in names:
+            told(name, began, ended)
 
-    def signal_node(self, name: str, sig: str) -> None:
+    def signal_node(self, name: str, signal: NodeSignal) -> None:
         state = FarmState.load(self.run)
         self._require_node(state, name)
-        self.supervisor.signal(name, sig)
+        self.supervisor.signal(name, signal.signal)
 
     def cache_service(self, action: str) -> None:
         state = FarmState.load(self.run)
@@ -209,7 +230,3 @@ class Farm:
         else:
             self.supervisor.start_program(REDIS)
             wait_for("redis", lambda: redis_ok(state.redis_port or 0))
-
-
-def elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:.2f} s"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from farm.cache import mask_secrets
 from nodes.app import create_app
-from nodes.settings import NodeSettings
+from nodes.settings import SHUTDOWN_TIMEOUT_S, NodeSettings
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
@@ -42,7 +42,7 @@ def main() -> None:
         cache_timeout=args.cache_timeout_ms / 1000,
     )
     logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=10)
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     sys.exit(0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -28,10 +29,27 @@ CACHE = web.AppKey("cache", GuardedCache)
 SOURCE = web.AppKey("source", aiohttp.ClientSession)
 COUNTERS = web.AppKey("counters", NodeCounters)
 STARTED_AT = web.AppKey("started_at", str)
-MISSES = web.AppKey("misses", dict[str, "asyncio.Future[tuple[int, bytes, str]]"])
+MISSES = web.AppKey("misses", dict[str, "asyncio.Future[SourceReply]"])
 """Source reads in flight, by cache key: concurrent misses of one item on a node share one."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SourceReply:
+    """What the source store answered (or why it could not): each request that waited for it builds its own
+    response from it."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def response(self, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(body=self.body, status=self.status, content_type=self.content_type, headers=headers)
 
 
 def utc_now_iso() -> str:
@@ -57,16 +75,16 @@ def _item_key(request: web.Request) -> tuple[str, str]:
     return raw, f"item:{raw}"
 
 
-async def _source(request: web.Request, method: str, path: str, body: bytes | None = None) -> web.Response:
-    """One call to the source store; its errors reach the client as a 502 that says so."""
+async def _source(request: web.Request, method: str, path: str, body: bytes | None = None) -> SourceReply:
+    """One call to the source store; when it cannot be reached, a 502 that says so."""
     app = request.app
     app[COUNTERS].add("source_calls")
     headers = {"X-Node": app[SETTINGS].name, "Content-Type": "application/json"}
     try:
         async with app[SOURCE].request(method, app[SETTINGS].source_url + path, data=body, headers=headers) as reply:
-            return web.Response(body=await reply.read(), status=reply.status, content_type="application/json")
+            return SourceReply(reply.status, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise web.HTTPBadGateway(text=f"source store unavailable: {exc}\n") from None
+        return SourceReply(502, f"source store unavailable: {exc}\n".encode(), "text/plain")
 
 
 async def get_item(request: web.Request) -> web.Response:
@@ -77,27 +95,19 @@ async def get_item(request: web.Request) -> web.Response:
         app[COUNTERS].add("hits")
         return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
     app[COUNTERS].add("misses")
-    status, body, content_type = await _read_through(request, item_id, key)
-    return web.Response(body=body, status=status, content_type=content_type, headers={"X-Cache": "MISS"})
+    reply = await _read_through(request, item_id, key)
+    return reply.response({"X-Cache": "MISS"})
 
 
-SourceAnswer = tuple[int, bytes, str]
-"""Status, body and content type of a source read: each waiting request builds its own response from it."""
-
-
-async def _source_answer(request: web.Request, item_id: str, key: str) -> SourceAnswer:
-    try:
-        reply = await _source(request, "GET", f"/items/{item_id}")
-    except web.HTTPException as failed:  # the source store is down: every waiter answers 502
-        return failed.status, (failed.text or "").encode(), "text/plain"
-    body = reply.body if isinstance(reply.body, bytes) else b""
-    if reply.status == 200:
+async def _read_and_add(request: web.Request, item_id: str, key: str) -> SourceReply:
+    reply = await _source(request, "GET", f"/items/{item_id}")
+    if reply.ok:
         # Add, not set: a newer version that a writer put meanwhile stays.
-        await request.app[CACHE].add(key, body, request.app[SETTINGS].item_options())
-    return reply.status, body, "application/json"
+        await request.app[CACHE].add(key, reply.body, request.app[SETTINGS].item_options())
+    return reply
 
 
-async def _read_through(request: web.Request, item_id: str, key: str) -> SourceAnswer:
+async def _read_through(request: web.Request, item_id: str, key: str) -> SourceReply:
     """One source read per item at a time on this node: requests that miss while it is in flight wait
     for it instead of sending their own. That read is no older than any write that finished before they
     missed: such a write puts its version in the cache, and they would have hit it."""
@@ -105,7 +115,7 @@ async def _read_through(request: web.Request, item_id: str, key: str) -> SourceA
     if not app[CACHE].trusted:
         # Without a (working) cache a write may leave no trace that a later request could hit, so a read
         # already in flight may predate it: every request reads for itself.
-        return await _source_answer(request, item_id, key)
+        return await _read_and_add(request, item_id, key)
     misses = app[MISSES]
     pending = misses.get(key)
     if pending is not None:
@@ -117,9 +127,9 @@ async def _read_through(request: web.Request, item_id: str, key: str) -> SourceA
             # the request that was reading failed or was cancelled: read for ourselves
     pending = misses[key] = asyncio.get_running_loop().create_future()
     try:
-        answer = await _source_answer(request, item_id, key)
-        pending.set_result(answer)
-        return answer
+        reply = await _read_and_add(request, item_id, key)
+        pending.set_result(reply)
+        return reply
     except BaseException:
         pending.cancel()  # waiters read for themselves: an exception object is not shared between requests
         raise
@@ -137,9 +147,9 @@ async def put_item(request: web.Request) -> web.Response:
     # once (write-through), which also stops a slower reader from adding the version it read before.
     async with app[CACHE].lock(f"lock:{key}"):
         reply = await _source(request, "PUT", f"/items/{item_id}", body)
-        if reply.status == 200 and isinstance(reply.body, bytes):
+        if reply.ok:
             await app[CACHE].set(key, reply.body, app[SETTINGS].item_options())
-    return reply
+    return reply.response()
 
 
 async def home(request: web.Request) -> web.Response:

@@ -7,6 +7,9 @@ from datetime import timedelta
 
 from farm.cache import EntryOptions
 
+SHUTDOWN_TIMEOUT_S = 10.0
+"""After SIGTERM, how long requests in flight get to finish before the node exits (supervisord waits as long)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class NodeSettings:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from proxy.app import ProxySettings, create_app
 from proxy.discovery import parse_host_port
+from proxy.drain import DRAIN_TIMEOUT_S
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
 
@@ -47,7 +48,14 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=10)
+    web.run_app(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=DRAIN_TIMEOUT_S,
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from aiohttp import web
 from yarl import URL
 
 from proxy.backends import BackendPool, DuplicateBackend, UnknownBackend
-from proxy.drain import drain_and_remove
+from proxy.drain import DRAIN_TIMEOUT_S, drain_and_remove
 from proxy.metrics import prometheus_text
 
 PREFIX = "/_proxy"
@@ -63,7 +63,7 @@ async def add_backend(request: web.Request) -> web.Response:
 
 async def remove_backend(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    raw_timeout = request.query.get("drain_timeout", "10")
+    raw_timeout = request.query.get("drain_timeout", str(DRAIN_TIMEOUT_S))
     try:
         timeout = float(raw_timeout)
     except ValueError:

@@ -13,6 +13,7 @@ from aiohttp import web
 from proxy.admin import POOL, PREFIX, admin_app
 from proxy.backends import BackendPool
 from proxy.discovery import run_discovery
+from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
 
@@ -27,7 +28,7 @@ class ProxySettings:
     backend_timeout: float = 30.0
     backends_dns: tuple[str, int] | None = None
     dns_interval: float = 2.0
-    drain_timeout: float = 10.0
+    drain_timeout: float = DRAIN_TIMEOUT_S
 
 
 def create_app(settings: ProxySettings) -> web.Application:

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict
 
 
 class BackendState(StrEnum):
     UP = "up"
     DOWN = "down"  # failed a health check or a connection: no requests until a check passes again
     DRAINING = "draining"  # being removed: no new requests, in-flight ones finish
+
+
+class BackendJson(TypedDict):
+    """A backend as the admin API shows it."""
+
+    name: str
+    url: str
+    state: str
+    requests: int
+    errors: int
+    in_flight: int
+    last_error: str | None
 
 
 @dataclass(eq=False)
@@ -37,7 +50,7 @@ class Backend:
         if not self.in_flight:
             self.idle.set()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BackendJson:
         return {
             "name": self.name,
             "url": self.url,
@@ -64,7 +77,7 @@ class BackendPool:
         self._backends: dict[str, Backend] = {}
         self._turn = itertools.count()
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Backend]:
         return iter(list(self._backends.values()))
 
     def __len__(self) -> int:

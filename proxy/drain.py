@@ -7,6 +7,9 @@ import contextlib
 
 from proxy.backends import Backend, BackendPool, BackendState
 
+DRAIN_TIMEOUT_S = 10.0
+"""How long a removed backend's in-flight requests get to finish, unless the caller says otherwise."""
+
 
 async def drain_and_remove(pool: BackendPool, name: str, drain_seconds: float) -> tuple[Backend, bool]:
     """Returns the backend and whether every in-flight request finished within ``drain_seconds``."""

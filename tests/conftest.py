@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from farm.servers import ServerProcess, start_mariadb, start_postgres, start_redis
+from farm.testing.servers import ServerProcess, start_mariadb, start_postgres, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,7 @@ def redis_server() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[ServerProcess]:
+def postgresql_server() -> Iterator[ServerProcess]:
     with start_postgres() as server:
         yield server
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
+from farm.node_signals import NodeSignal
 from farm.state import FarmState
-from farm.topology import Farm, elapsed
+from farm.topology import Farm
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -42,9 +43,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     for command, help_text, handler in (
         ("remove-node", "drain a node at the proxy, then stop and remove it", cmd_remove_node),
-        ("kill-node", "SIGKILL a node (supervisord starts it again, as after a crash)", _signal("KILL")),
-        ("pause-node", "SIGSTOP a node: it holds its connections and answers nothing", _signal("STOP")),
-        ("resume-node", "SIGCONT a paused node", _signal("CONT")),
+        *((f"{signal}-node", signal.effect, _signal(signal)) for signal in NodeSignal),
     ):
         sub = _with_run_dir(subparsers.add_parser(command, help=help_text))
         sub.add_argument("name", metavar="NAME")
@@ -62,6 +61,10 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     cache.set_defaults(handler=cmd_cache)
 
     _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
+
+
+def elapsed(started: float) -> str:
+    return f"{time.monotonic() - started:.2f} s"
 
 
 def run_farm_command(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -99,7 +102,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_add_node(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    name = Farm(args.run_dir).add_node()
+    name, _ = Farm(args.run_dir).add_node()
     print(f"{name} added in {elapsed(started)}")
     return 0
 
@@ -110,10 +113,10 @@ def cmd_remove_node(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signal(sig: str) -> Callable[[argparse.Namespace], int]:
+def _signal(signal: NodeSignal) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        Farm(args.run_dir).signal_node(args.name, sig)
-        print(f"{args.name}: SIG{sig} sent")
+        Farm(args.run_dir).signal_node(args.name, signal)
+        print(f"{args.name}: SIG{signal.signal} sent")
         return 0
 
     return handler

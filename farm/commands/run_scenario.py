@@ -7,31 +7,23 @@ short), 1 an expectation failed or a farm broke, 2 a bad file or option (nothing
 from __future__ import annotations
 
 import argparse
-import asyncio
-import shutil
 import signal
 import sys
-import tempfile
 import time
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
 
-from farm.config import CACHE_KINDS, choose_cache, read_secrets
-from farm.errors import FarmError
+from farm.config import CACHE_KINDS
 from farm.scenario.errors import ScenarioSpecError
-from farm.scenario.history import write_history
+from farm.scenario.fresh_farm import INTERRUPTED, run_caches
 from farm.scenario.live import LiveView
-from farm.scenario.report.html_report import write_html_report
-from farm.scenario.report.json_report import build_report, write_json_report
-from farm.scenario.report.junit import write_junit
+from farm.scenario.report.outputs import write_reports
 from farm.scenario.report.table import print_summary
-from farm.scenario.runner import CacheResult, ScenarioRunner
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario, load_scenario
-from farm.topology import Farm
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -64,33 +56,6 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same clean teardown as Ctrl-C
 
 
-def run_on_fresh_farm(scenario: Scenario, cache: str, view: LiveView, seed: int | None, out: Path) -> CacheResult:
-    """One cache: a farm of its own in a short temporary folder (supervisord's socket path must stay short),
-    always torn down; its logs are kept in ``out/logs/<cache>``."""
-    run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
-    farm = Farm(run_dir)
-    choice = choose_cache(cache, None, read_secrets(Path.cwd()))
-    runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view)
-    try:
-        return asyncio.run(runner.run())
-    except FarmError as exc:
-        runner.result.failure = str(exc)
-        return runner.result
-    except KeyboardInterrupt:
-        runner.result.failure = "interrupted"
-        return runner.result
-    except Exception as exc:  # a fault of ours: the other caches still run, the reports still get written
-        (out / "logs" / cache).mkdir(parents=True, exist_ok=True)
-        (out / "logs" / cache / "runner-error.log").write_text(traceback.format_exc())
-        runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{cache}/runner-error.log)"
-        return runner.result
-    finally:
-        farm.down()
-        if (run_dir / "logs").is_dir():
-            shutil.copytree(run_dir / "logs", out / "logs" / cache, dirs_exist_ok=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console()
     try:
@@ -111,20 +76,12 @@ def run(args: argparse.Namespace) -> int:
     results: list[CacheResult] = []
     try:
         with LiveView(console, scenario, caches) as view:
-            for cache in caches:
-                view.starting(cache)
-                result = run_on_fresh_farm(scenario, cache, view, args.seed, out)
-                results.append(result)
-                write_history(out / "history.jsonl", cache, result.records, append=len(results) > 1)
-                if result.failure == "interrupted":
-                    break
+            results = run_caches(scenario, caches, out, view=view, seed=args.seed)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    write_json_report(out / "report.json", build_report(scenario, results, started))
-    write_junit(out / "junit.xml", scenario, results)
-    write_html_report(out / "report.html", scenario, results, started)
+    write_reports(out, scenario, results, started)
     print_summary(console, results, scenario.name)
     console.print(f"report: {out / 'report.html'}")
-    if any(r.failure == "interrupted" for r in results):
+    if any(r.failure == INTERRUPTED for r in results):
         return EXIT_INTERRUPTED
     return EXIT_PASSED if all(r.acceptable for r in results) else EXIT_FAILED

@@ -1,1 +1,2 @@
-"""Scripted farm experiments: the scenario file format, its validation, and (to come) the runner."""
+"""Scripted farm experiments: scenario files and their steps, the load generator, the runner, the figures
+(catalogued in ``catalogue``) and the checks behind them, and the reports a run leaves."""

@@ -50,12 +50,6 @@ def hit_ratio(records: Sequence[Record]) -> float | None:
     return sum(r.hit for r in reads) / len(reads) if reads else None  # type: ignore[misc]
 
 
-def hit_ratio_after(records: Sequence[Record], moment: float, first: int = 100) -> float | None:
-    """Hit ratio of the first ``first`` reads that started after ``moment`` (e.g. a restart)."""
-    after = sorted((r for r in records if r.start >= moment), key=lambda r: r.start)
-    return hit_ratio([r for r in after if r.is_read][:first])
-
-
 def source_requests_per_key(source_reads: int, records: Sequence[Record]) -> float | None:
     """Source store reads (its own counter) per distinct key the clients read."""
     keys = {r.key for r in records if r.is_read and not r.is_home}

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from farm.scenario.expectations import Verdict
-from farm.scenario.runner import CacheResult
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario
 
 

@@ -11,12 +11,14 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 
 from farm.scenario.history import HOME_KEY, Record
 from farm.scenario.keys import KeyChooser
+
+DEFAULT_CONCURRENCY = 10
+"""Clients of a load that gives neither a concurrency nor a rate."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,16 +36,6 @@ class LoadSpec:
     """When given, request these keys in this order (a ``write`` step) instead of drawing them."""
     page: str = "items"
     """``items``: GET/PUT /items/{key}; ``home``: GET / (the sample's page with the cached time)."""
-
-    @classmethod
-    def from_step(cls, args: dict[str, Any], seed: int | None = None) -> LoadSpec:
-        known = {k: v for k, v in args.items() if k not in ("name", "background")}
-        if seed is not None:
-            known["seed"] = seed
-        spec = cls(**known)
-        if spec.concurrency is None and spec.rate is None:
-            return cls(**{**known, "concurrency": 10})
-        return spec
 
 
 CACHED_TIME = re.compile(rb'<dd id="cached-time">([^<]*)</dd>')

@@ -8,36 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import yaml
 
 from farm.scenario.errors import ScenarioSpecError, SpecProblem
-from farm.scenario.schema import SCHEMA, STEP_KINDS
+from farm.scenario.schema import SCHEMA
+from farm.scenario.steps import STEP_TYPES, Step
 
 Path_ = tuple[str | int, ...]
 
-_STEP_SCHEMAS = {
-    kind: next(
-        s["properties"][kind] for s in SCHEMA["properties"]["steps"]["items"]["oneOf"] if kind in s["properties"]
-    )
-    for kind in STEP_KINDS
-}
+# The steps are checked one by one against their own kind's schema: a oneOf over every kind would bury a
+# user's mistake under eleven "is not valid under any of the given schemas".
 _TOP_SCHEMA = {**SCHEMA, "properties": {**SCHEMA["properties"], "steps": {"type": "array", "minItems": 1}}}
-# Messages for the rules whose generic jsonschema wording would not tell a user what to write.
-_FRIENDLY = {
-    ("load", "oneOf"): "give either duration_s or requests",
-    ("load", "not"): "give concurrency or rate, not both",
-    ("restart", "oneOf"): "give node: NAME, or all: true (with rolling: true for one at a time)",
-}
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str
-    args: Any
-    line: int
 
 
 @dataclass(frozen=True)
@@ -90,7 +73,11 @@ def _line(root: yaml.Node | None, path: Path_) -> int:
 
 
 def _problems(
-    file: str, root: yaml.Node | None, base: Path_, errors: Iterable[jsonschema.ValidationError], kind: str = ""
+    file: str,
+    root: yaml.Node | None,
+    base: Path_,
+    errors: Iterable[jsonschema.ValidationError],
+    messages: dict[str, str] | None = None,
 ) -> list[SpecProblem]:
     problems = []
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
@@ -100,8 +87,8 @@ def _problems(
             missing = message.split("'")[1] if "'" in message else ""
             path = (*path, missing) if missing else path
             message = "is required"
-        elif (kind, error.validator) in _FRIENDLY and not error.absolute_path:
-            message = _FRIENDLY[(kind, str(error.validator))]
+        elif messages and str(error.validator) in messages and not error.absolute_path:
+            message = messages[str(error.validator)]
         problems.append(SpecProblem(file, _line(root, base + tuple(error.absolute_path)), _field(path), message))
     return problems
 
@@ -119,19 +106,22 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     validator = jsonschema.Draft202012Validator
     problems = _problems(file, root, (), validator(_TOP_SCHEMA).iter_errors(data))
     raw_steps = data.get("steps")
-    steps: list[Any] = raw_steps if isinstance(raw_steps, list) else []
-    for index, step in enumerate(steps):
+    steps: list[Step] = []
+    for index, item in enumerate(raw_steps if isinstance(raw_steps, list) else []):
         where: Path_ = ("steps", index)
-        kinds = list(step) if isinstance(step, dict) else []
-        if len(kinds) != 1 or kinds[0] not in STEP_KINDS:
-            found = ", ".join(map(str, kinds)) or repr(step)
-            message = f"a step is one of {', '.join(STEP_KINDS)}; found {found}"
-            problems.append(SpecProblem(file, _line(root, where), _field(where), message))
-            continue
-        kind = kinds[0]
-        body_path = (*where, kind)
-        errors = validator(_STEP_SCHEMAS[kind]).iter_errors(step[kind])
-        problems += _problems(file, root, body_path, errors, kind)
+        line = _line(root, where)
+        match item:
+            case {**only} if len(only) == 1 and (kind := next(iter(only))) in STEP_TYPES:
+                step_type, body = STEP_TYPES[kind], only[kind]
+                errors = list(validator(step_type.schema).iter_errors(body))
+                if errors:
+                    problems += _problems(file, root, (*where, kind), errors, step_type.messages)
+                else:
+                    steps.append(step_type.parse(body, line))
+            case _:
+                found = ", ".join(map(str, item)) if isinstance(item, dict) and item else repr(item)
+                message = f"a step is one of {', '.join(STEP_TYPES)}; found {found}"
+                problems.append(SpecProblem(file, line, _field(where), message))
     if problems:
         raise ScenarioSpecError(sorted(problems, key=lambda p: (p.line, p.field, p.message)))
     farm = data.get("farm", {})
@@ -147,9 +137,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             item_absolute_s=farm.get("item_absolute_s"),
             source_latency_ms=farm.get("source_latency_ms", 20.0),
         ),
-        steps=tuple(
-            Step(next(iter(s)), next(iter(s.values())), _line(root, ("steps", i))) for i, s in enumerate(steps)
-        ),
+        steps=tuple(steps),
     )
 
 

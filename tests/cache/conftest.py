@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 
 from farm.cache import DistributedCache, MemoryCache, RedisCache, SqlCache
-from farm.servers import ServerProcess
-from farm.servers.mariadb import mariadb_url
-from farm.servers.postgres import postgres_url
-from farm.servers.redis import redis_url
+from farm.testing.servers import ServerProcess
 from tests.clock import ManualClock
 
 SQL_BACKENDS = ["postgresql", "mariadb", "sqlite"] + (["sqlserver"] if os.environ.get("FARM_TEST_MSSQL") else [])
@@ -43,10 +40,11 @@ class Backend:
 
 def sql_connection(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if name == "postgresql":
-        server: ServerProcess = request.getfixturevalue("postgres_server")
-        return postgres_url(server)
+        server: ServerProcess = request.getfixturevalue("postgresql_server")
+        return server.url
     if name == "mariadb":
-        return mariadb_url(request.getfixturevalue("mariadb_server"))
+        mariadb: ServerProcess = request.getfixturevalue("mariadb_server")
+        return mariadb.url
     if name == "sqlite":
         return f"sqlite:///{tmp_path / 'cache.db'}"
     return os.environ["FARM_TEST_MSSQL"]
@@ -65,7 +63,7 @@ async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path
         yield Backend(name, cache, clock.advance, lambda: MemoryCache(clock=clock))
         return
     if name == "redis":
-        url = redis_url(request.getfixturevalue("redis_server"))
+        url = request.getfixturevalue("redis_server").url
         instance = f"test-{uuid.uuid4().hex[:8]}:"
 
         def another_redis() -> DistributedCache:

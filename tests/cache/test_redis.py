@@ -13,8 +13,7 @@ import redis
 
 from farm.cache import CacheConnectionError, CacheError, EntryOptions, RedisCache, from_url
 from farm.cache.ticks import datetime_to_ticks
-from farm.servers import ServerProcess, free_port, start_redis
-from farm.servers.redis import redis_url
+from farm.testing.servers import ServerProcess, free_port, start_redis
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def instance() -> str:
 
 @pytest.fixture
 async def cache(redis_server: ServerProcess, instance: str) -> AsyncIterator[RedisCache]:
-    opened = RedisCache(redis_url(redis_server), instance_name=instance)
+    opened = RedisCache(redis_server.url, instance_name=instance)
     yield opened
     await opened.aclose()
 

@@ -12,7 +12,7 @@ import pyodbc
 import pytest
 
 from farm.cache import CacheConfigError, CacheConnectionError, CacheError, EntryOptions, SqlCache, from_url
-from farm.servers import free_port
+from farm.ports import free_port
 from tests.cache.conftest import SQL_BACKENDS, sql_connection
 from tests.clock import ManualClock
 

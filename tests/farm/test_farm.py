@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from farm.servers import ServerProcess, start_redis
+from farm.testing.servers import ServerProcess, start_redis
 from tests.processes import alive, farm_pids
 
 PASSWORD = "s3cret-Pa55"

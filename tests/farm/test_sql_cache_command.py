@@ -9,9 +9,7 @@ from pathlib import Path
 import pyodbc
 import pytest
 
-from farm.servers import ServerProcess, free_port
-from farm.servers.mariadb import mariadb_url
-from farm.servers.postgres import postgres_url
+from farm.testing.servers import ServerProcess, free_port
 
 
 def farm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,10 +30,10 @@ def table_exists(connection: str, table: str) -> bool:
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str]:
     """(URL, schema, ODBC connection string) of a real database."""
     if request.param == "postgresql":
-        server: ServerProcess = request.getfixturevalue("postgres_server")
-        url, schema = postgres_url(server), "public"
+        server: ServerProcess = request.getfixturevalue("postgresql_server")
+        url, schema = server.url, "public"
     elif request.param == "mariadb":
-        url, schema = mariadb_url(request.getfixturevalue("mariadb_server")), "cachefarm"
+        url, schema = request.getfixturevalue("mariadb_server").url, "cachefarm"
     else:
         url, schema = f"sqlite:///{tmp_path / 'cache.db'}", "main"
     from farm.cache.sql import parse_sql_target

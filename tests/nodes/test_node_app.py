@@ -13,10 +13,9 @@ import aiohttp
 import pytest
 
 from farm.cache import DistributedCache, MemoryCache, RedisCache
-from farm.servers import ServerProcess, free_port
-from farm.servers.redis import redis_url
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
+from farm.testing.servers import ServerProcess, free_port
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
 from tests.http import serve
@@ -49,7 +48,7 @@ async def farm(tmp_path: Path) -> AsyncIterator[Farm]:
 
 @pytest.fixture
 async def redis_cache(redis_server: ServerProcess) -> AsyncIterator[RedisCache]:
-    cache = RedisCache(redis_url(redis_server), instance_name=f"node-test-{time.monotonic_ns()}:")
+    cache = RedisCache(redis_server.url, instance_name=f"node-test-{time.monotonic_ns()}:")
     yield cache
     await cache.aclose()
 
@@ -127,13 +126,18 @@ async def test_every_response_carries_the_farm_headers(farm: Farm, redis_cache: 
     first = await farm.node("node-1", redis_cache)
     await asyncio.sleep(0.01)
     second = await farm.node("node-2", redis_cache)
-    async with farm.http.get(f"{second}/healthz"):
-        pass
-    starts = []
+    started = {}
     for node in (first, second):
+        async with farm.http.get(f"{node}/stats") as reply:
+            stats = await reply.json()
+            started[stats["node"]] = stats["started_at"]
+    assert started["node-1"] < started["node-2"]
+    for node, name in ((first, "node-1"), (second, "node-2")):
         async with farm.http.get(f"{node}/items/1") as reply:
-            starts.append(reply.headers["Last-Server-Start-Time"])
-    assert starts[0] == starts[1], "both nodes report the start time of the most recent node to start"
+            assert reply.headers["X-Node"] == name
+            # The start time comes from the cache, where the most recent node to start wrote its own.
+            assert reply.headers["Last-Server-Start-Time"] == started["node-2"], name
+    assert await redis_cache.aget("LastServerStartTime") == started["node-2"].encode()
 
 
 async def test_home_page_and_reset_cached_time(farm: Farm, redis_cache: RedisCache) -> None:

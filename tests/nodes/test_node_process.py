@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from farm.servers import free_port
+from farm.ports import free_port
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
 from tests.http import serve

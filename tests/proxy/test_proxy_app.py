@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from farm.servers import free_port
+from farm.ports import free_port
 from proxy.admin import POOL
 from proxy.app import ProxySettings, create_app
 from proxy.backends import BackendPool

@@ -11,7 +11,6 @@ from farm.scenario.checks import (
     coherence_violations,
     errors_by_step,
     hit_ratio,
-    hit_ratio_after,
     latency,
     per_second,
     source_requests_per_key,
@@ -44,11 +43,10 @@ def test_the_newest_completed_write_is_the_one_expected() -> None:
     assert coherence_violations(records) == [Violation(2.2, 5, "node-1", 2, 3)]
 
 
-def test_hit_ratios_overall_and_after_a_moment() -> None:
+def test_the_hit_ratio_counts_successful_reads_only() -> None:
     records = [read(t, 1, 1, hit=t < 5 or t >= 5.2) for t in (1, 2, 3, 5.0, 5.1, 5.2, 5.3)]
     assert hit_ratio(records) == 5 / 7
-    assert hit_ratio_after(records, 5.0, first=2) == 0.0
-    assert hit_ratio_after(records, 5.0) == 0.5
+    assert hit_ratio([*records, write(6, 6.1, 1, 2), Record(7, 7.1, "node-1", 1, "GET", 502, None, None, "s")]) == 5 / 7
     assert hit_ratio([]) is None
 
 

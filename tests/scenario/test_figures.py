@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
+from farm.scenario.catalogue import FIGURE_NAMES, FIGURES
 from farm.scenario.expectations import describe, holds, judge
 from farm.scenario.figures import Figures, NodeStart, SourceCount, first_reads_after, measure, start_time_mismatches
 from farm.scenario.history import HOME_KEY, Event, Record
 from farm.scenario.live import LiveView
-from farm.scenario.runner import CacheResult
+from farm.scenario.report.html_report import render_html
+from farm.scenario.report.table import figures_table
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import parse_scenario
 
 EPOCH_WALL = 1_800_000_000.0
@@ -96,3 +99,31 @@ def test_requests_per_second_over_the_phase(seconds: float | None) -> None:
     records = [item(0.0, "node-1", True), item(0.99, "node-1", True)]
     figures = measure(records, source=SourceCount(), seconds=seconds)
     assert figures.values["requests_per_second"] == pytest.approx(2 / (seconds or 1.0))
+
+
+@pytest.mark.parametrize("history", ["empty", "busy"])
+def test_measure_returns_exactly_the_catalogued_figures(history: str) -> None:
+    records = [] if history == "empty" else [item(0.1, "node-1", True), page(0.2, "node-2", 0.0)]
+    events = [Event(0.0, 0.05, "restart", "node-1", "restart node-1")] if records else []
+    figures = measure(records, source=SourceCount(2, 1), events=events, starts=[NodeStart("node-1", 0.0)])
+    assert list(figures.values) == list(FIGURE_NAMES)
+
+
+def test_every_catalogued_figure_has_a_row_in_both_tables_once_it_has_a_value() -> None:
+    scenario = parse_scenario("name: s\nsteps:\n  - wait: 1\n")
+    measured = CacheResult("redis", figures=Figures(dict.fromkeys(FIGURE_NAMES, 1.0)))
+    out = io.StringIO()
+    Console(file=out, width=300).print(figures_table([measured], "t"))
+    html = render_html(scenario, [measured], "now")
+    for figure in FIGURES:
+        assert f"{figure.label} " in out.getvalue(), figure.name
+        assert f"<td>{figure.label}</td>" in html, figure.name
+
+
+def test_a_row_of_zeros_is_left_out_unless_a_zero_says_something() -> None:
+    zeros = CacheResult("memory", figures=Figures(dict.fromkeys(FIGURE_NAMES, 0.0)))
+    out = io.StringIO()
+    Console(file=out, width=300).print(figures_table([zeros], "t"))
+    assert "hit ratio after restart" in out.getvalue(), "a measured ratio of 0 is news"
+    assert "coherence violations" in out.getvalue(), "always shown"
+    assert "start time mismatches" not in out.getvalue(), "0 mismatches without home page reads says nothing"

@@ -19,10 +19,9 @@ from farm.scenario.checks import coherence_violations, hit_ratio
 from farm.scenario.history import Record
 from farm.scenario.keys import KeyChooser
 from farm.scenario.load import LoadRun, LoadSpec
-from farm.servers import ServerProcess
-from farm.servers.redis import redis_url
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
+from farm.testing.servers import ServerProcess
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
 from proxy.app import ProxySettings
@@ -59,7 +58,7 @@ async def stack() -> AsyncIterator[AsyncExitStack]:
 
 async def test_a_counted_mixed_load_is_recorded_whole(stack: AsyncExitStack, tmp_path: Path,
                                                       redis_server: ServerProcess) -> None:  # fmt: skip
-    cache = RedisCache(redis_url(redis_server), instance_name=f"load-{time.monotonic_ns()}:")
+    cache = RedisCache(redis_server.url, instance_name=f"load-{time.monotonic_ns()}:")
     url = await farm_url(stack, tmp_path, [cache, cache])
     records: list[Record] = []
     spec = LoadSpec(requests=300, concurrency=8, keys=20, read_ratio=0.8, seed=5)
@@ -109,7 +108,7 @@ async def test_concurrent_reads_and_writes_of_few_items_stay_coherent_on_a_share
     one, and two writers of one item must leave the newest version. Few keys, many writers, and writes to
     the cache that take a varying time: plain set-on-miss and remove-on-write show hundreds of violations."""
     prefix = f"race-{time.monotonic_ns()}:"
-    caches = [SlowWritesRedisCache(redis_url(redis_server), instance_name=prefix) for _ in range(3)]
+    caches = [SlowWritesRedisCache(redis_server.url, instance_name=prefix) for _ in range(3)]
     url = await farm_url(stack, tmp_path, list(caches), jitter_ms=4)
     records: list[Record] = []
     # A count, not a duration: how many writes the race gets must not depend on how fast the machine is.

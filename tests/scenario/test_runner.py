@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from farm.config import CacheChoice
-from farm.scenario.runner import CacheResult, ScenarioRunner
+from farm.scenario.result import CacheResult
+from farm.scenario.runner import ScenarioRunner
 from farm.scenario.spec import parse_scenario
 from farm.topology import Farm
 

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from farm.scenario.catalogue import FIGURE_NAMES
 from farm.scenario.errors import ScenarioSpecError
+from farm.scenario.load import LoadSpec
+from farm.scenario.reference import render_guide
 from farm.scenario.schema import SCHEMA
 from farm.scenario.spec import load_scenario, parse_scenario
+from farm.scenario.steps import STEP_TYPES, CacheStep, ExpectStep, KillStep, LoadStep, RestartStep, WaitStep, WriteStep
 
 GOOD = """\
 name: rolling-restart
@@ -42,10 +46,59 @@ def test_a_good_file_reads_into_steps_with_their_lines() -> None:
     assert scenario.name == "rolling-restart"
     assert scenario.farm.caches == ("memory", "redis")
     assert scenario.farm.source_latency_ms == 10
-    assert [(s.kind, s.line) for s in scenario.steps] == [
-        ("load", 8), ("restart", 9), ("wait", 10), ("write", 11), ("cache", 12), ("kill", 13), ("expect", 14),
-    ]  # fmt: skip
-    assert scenario.steps[0].args["distribution"] == "zipf"
+    assert scenario.steps == (
+        LoadStep(
+            line=8,
+            spec=LoadSpec(duration_s=5, concurrency=20, keys=100, distribution="zipf", zipf_s=1.2),
+            seed=7,
+            background=True,
+        ),
+        RestartStep(line=9, rolling=True),
+        WaitStep(line=10, seconds=1.5),
+        WriteStep(line=11, keys=(1, 2)),
+        CacheStep(line=12, action="stop"),
+        KillStep(line=13, node="node-2"),
+        ExpectStep(line=14, thresholds={"coherence_violations": 0, "hit_ratio_after_restart": {"min": 0.95}}),
+    )
+    assert [s.numbered(i) for i, s in enumerate(scenario.steps, 1)] == [
+        "1. load 5 s x20 (background)",
+        "2. restart all, rolling",
+        "3. wait 1.5 s",
+        "4. write keys 1, 2",
+        "5. cache stop",
+        "6. kill node-2",
+        "7. expect coherence_violations, hit_ratio_after_restart",
+    ]
+
+
+def test_a_load_without_concurrency_or_rate_has_ten_clients_and_labels_name_what_they_do() -> None:
+    text = """\
+name: labels
+steps:
+  - load: {name: warm-up, requests: 600}
+  - load: {duration_s: 2, rate: 50, page: home}
+  - restart: {node: node-1}
+  - restart: {all: true}
+  - add: {count: 2}
+  - remove: {node: node-4}
+  - pause: {node: node-2}
+  - resume: {node: node-2}
+  - write: {keys: [7], via: node-3}
+"""
+    steps = parse_scenario(text).steps
+    assert isinstance(steps[0], LoadStep)
+    assert steps[0].spec.concurrency == 10
+    assert [s.numbered(i) for i, s in enumerate(steps, 1)] == [
+        "1. load warm-up 600 requests x10",
+        "2. load 2 s 50/s",
+        "3. restart node-1",
+        "4. restart all at once",
+        "5. add 2 node(s)",
+        "6. remove node-4",
+        "7. pause node-2",
+        "8. resume node-2",
+        "9. write keys 7 via node-3",
+    ]
 
 
 def test_every_problem_is_reported_with_file_line_and_field() -> None:
@@ -108,9 +161,34 @@ def test_an_unreadable_file_is_a_spec_error(tmp_path: Path) -> None:
     assert load_scenario(tmp_path / "ok.yaml").file.endswith("ok.yaml")
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+REGENERATE = "regenerate with: .venv/bin/python -m farm.scenario.reference docs"
+
+
 def test_the_published_json_schema_is_the_one_the_runner_uses() -> None:
-    published = json.loads((Path(__file__).resolve().parents[2] / "docs" / "scenario.schema.json").read_text())
-    assert published == SCHEMA, "regenerate docs/scenario.schema.json (see docs/scenarios.md)"
+    published = json.loads((DOCS / "scenario.schema.json").read_text())
+    assert published == SCHEMA, REGENERATE
+
+
+def test_the_guide_lists_every_step_and_figure_as_the_code_has_them() -> None:
+    guide = (DOCS / "scenarios.md").read_text()
+    assert render_guide(guide) == guide, REGENERATE
+    for kind in STEP_TYPES:
+        assert f"| `{kind}` |" in guide
+    for name in FIGURE_NAMES:
+        assert f"| `{name}` |" in guide
+    with pytest.raises(ValueError, match="no block for the figures table"):
+        render_guide(guide.replace("<!-- end of figures -->", ""))
+
+
+def test_every_step_kind_is_in_the_schema_with_its_own_body() -> None:
+    kinds = [next(iter(s["properties"])) for s in SCHEMA["properties"]["steps"]["items"]["oneOf"]]
+    assert kinds == list(STEP_TYPES)
+    for one in SCHEMA["properties"]["steps"]["items"]["oneOf"]:
+        kind = next(iter(one["properties"]))
+        assert one["properties"][kind] is STEP_TYPES[kind].schema
+    expect = STEP_TYPES["expect"].schema["properties"]
+    assert list(expect) == list(FIGURE_NAMES), "an expect may name every figure, and nothing else"
 
 
 def test_every_shipped_scenario_is_valid() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from farm.scenario.catalogue import FIGURES, shown
 from farm.scenario.report.plots import cache_figure_png, png_data_uri
-from farm.scenario.report.table import ROWS
-from farm.scenario.runner import CacheResult, step_label
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario
 
 STYLE = """
@@ -18,19 +18,15 @@ img{max-width:100%;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2rem
 """
 
 
-def _value(pattern: str, value: float | None) -> str:
-    return "-" if value is None else escape(pattern.format(value))
-
-
 def _figures_table(results: list[CacheResult]) -> str:
     head = "".join(f"<th>{escape(r.cache)}</th>" for r in results)
     rows = []
-    for metric, label, pattern in ROWS:
-        values = [r.figures.values.get(metric) if r.figures else None for r in results]
-        if all(v is None for v in values):
+    for figure in FIGURES:
+        values = [r.figures.values.get(figure.name) if r.figures else None for r in results]
+        if not shown(figure, values):
             continue
-        cells = "".join(f'<td class="n">{_value(pattern, v)}</td>' for v in values)
-        rows.append(f"<tr><td>{escape(label)}</td>{cells}</tr>")
+        cells = "".join(f'<td class="n">{escape(figure.show(v))}</td>' for v in values)
+        rows.append(f"<tr><td>{escape(figure.label)}</td>{cells}</tr>")
     return f"<table><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -91,7 +87,7 @@ def _expiry(scenario: Scenario) -> str:
 def render_html(scenario: Scenario, results: list[CacheResult], started: str) -> str:
     verdict = "passed" if all(r.acceptable for r in results) else "failed"
     farm = scenario.farm
-    steps = "".join(f"<li>{escape(step_label(i, s))} (line {s.line})</li>" for i, s in enumerate(scenario.steps, 1))
+    steps = "".join(f"<li>{escape(s.numbered(i))} (line {s.line})</li>" for i, s in enumerate(scenario.steps, 1))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cachefarm: {escape(scenario.name)}</title>
 <style>{STYLE}</style></head><body>

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.scenario.report.series import series
-from farm.scenario.runner import CacheResult
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from farm.scenario.runner import CacheResult
+from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario
 
 

@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 
 from farm.scenario.report.series import series
-from farm.scenario.runner import CacheResult
+from farm.scenario.result import CacheResult
 
 PANELS = (
     ("requests/s", ("requests",)),

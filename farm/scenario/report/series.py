@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from farm.scenario.checks import per_second
-from farm.scenario.runner import CacheResult
+from farm.scenario.result import CacheResult
 
 
 def source_per_second(result: CacheResult, seconds: int) -> list[int]:

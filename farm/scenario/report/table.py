@@ -6,32 +6,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from farm.scenario.catalogue import FIGURES, shown
 from farm.scenario.expectations import Verdict
-from farm.scenario.runner import CacheResult
-
-ROWS = (
-    ("requests", "requests", "{:,.0f}"),
-    ("requests_per_second", "requests/s", "{:,.0f}"),
-    ("errors", "errors", "{:,.0f}"),
-    ("hit_ratio", "hit ratio", "{:.3f}"),
-    ("hit_ratio_after_restart", "hit ratio after restart", "{:.3f}"),
-    ("misses_after_restart", "misses after restart", "{:,.0f}"),
-    ("hit_ratio_after_add", "hit ratio of added nodes", "{:.3f}"),
-    ("source_requests", "source requests", "{:,.0f}"),
-    ("source_requests_per_key", "source requests per key", "{:.2f}"),
-    ("coherence_violations", "coherence violations", "{:,.0f}"),
-    ("start_time_mismatches", "start time mismatches", "{:,.0f}"),
-    ("cached_time_values", "cached time values", "{:,.0f}"),
-    ("p50_ms", "p50 ms", "{:.1f}"),
-    ("p95_ms", "p95 ms", "{:.1f}"),
-    ("p99_ms", "p99 ms", "{:.1f}"),
-)
-ALWAYS = {"requests", "requests_per_second", "errors", "hit_ratio", "source_requests", "source_requests_per_key",
-          "coherence_violations", "p50_ms", "p95_ms", "p99_ms"}  # fmt: skip
-
-
-def _format(pattern: str, value: float | None) -> str:
-    return "-" if value is None else pattern.format(value)
+from farm.scenario.result import CacheResult
 
 
 def figures_table(results: list[CacheResult], title: str) -> Table:
@@ -39,10 +16,10 @@ def figures_table(results: list[CacheResult], title: str) -> Table:
     table.add_column("figure")
     for result in results:
         table.add_column(result.cache, justify="right")
-    for metric, label, pattern in ROWS:
-        values = [r.figures.values.get(metric) if r.figures else None for r in results]
-        if metric in ALWAYS or any(v is not None and v != 0 for v in values):
-            table.add_row(label, *(_format(pattern, v) for v in values))
+    for figure in FIGURES:
+        values = [r.figures.values.get(figure.name) if r.figures else None for r in results]
+        if shown(figure, values):
+            table.add_row(figure.label, *(figure.show(v) for v in values))
     return table
 
 

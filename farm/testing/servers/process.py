@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,15 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from farm.ports import free_port, port_open
+
+__all__ = ["ServerError", "ServerProcess", "free_port", "port_open", "require_executable"]
+
 
 class ServerError(RuntimeError):
     """A private server could not be installed, started or reached."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require_executable(name: str, package: str) -> str:
@@ -38,6 +35,8 @@ class ServerProcess:
     name: str
     host: str
     port: int
+    url: str
+    """The cache URL that reaches it (``redis://``, ``postgresql://``, ``mariadb://``): what ``from_url`` takes."""
     process: subprocess.Popen[bytes]
     directory: Path
     log_path: Path
@@ -81,11 +80,3 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

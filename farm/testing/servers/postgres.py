@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from farm.servers.process import ServerError, ServerProcess, free_port, port_open
+from farm.testing.servers.process import ServerError, ServerProcess, free_port, port_open
 
 
 def _bin(name: str) -> str:
@@ -70,7 +70,8 @@ def start_postgres(*, port: int | None = None) -> ServerProcess:
             **as_owner,
         )
     # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
-    server = ServerProcess("postgres", "127.0.0.1", port, process, directory, log_path, signal.SIGINT)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    server = ServerProcess("postgres", "127.0.0.1", port, url, process, directory, log_path, signal.SIGINT)
     server.wait_until_ready(lambda: port_open("127.0.0.1", port) and _accepts(port))
     return server
 
@@ -80,7 +81,3 @@ def _accepts(port: int) -> bool:
         [_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
     )
     return ready.returncode == 0
-
-
-def postgres_url(server: ServerProcess, database: str = "postgres") -> str:
-    return f"postgresql://postgres@{server.host}:{server.port}/{database}"

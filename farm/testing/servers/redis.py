@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from farm.servers.process import ServerProcess, free_port, require_executable
+from farm.testing.servers.process import ServerProcess, free_port, require_executable
 
 
 def start_redis(*, port: int | None = None, extra_config: list[str] | None = None) -> ServerProcess:
@@ -21,7 +21,8 @@ def start_redis(*, port: int | None = None, extra_config: list[str] | None = Non
         "--dir", str(directory), "--logfile", str(log_path), *(extra_config or []),
     ]  # fmt: skip
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    server = ServerProcess("redis-server", "127.0.0.1", port, process, directory, log_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    server = ServerProcess("redis-server", "127.0.0.1", port, url, process, directory, log_path)
 
     def ping() -> bool:
         try:
@@ -34,7 +35,3 @@ def start_redis(*, port: int | None = None, extra_config: list[str] | None = Non
 
     server.wait_until_ready(ping)
     return server
-
-
-def redis_url(server: ServerProcess, db: int = 0) -> str:
-    return f"redis://{server.host}:{server.port}/{db}"

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from farm.servers.process import ServerError, ServerProcess, free_port, port_open, require_executable
+from farm.testing.servers.process import ServerError, ServerProcess, free_port, port_open, require_executable
 
 DATABASE = "cachefarm"
 
@@ -36,7 +36,8 @@ def start_mariadb(*, port: int | None = None) -> ServerProcess:
         "--innodb-buffer-pool-size=128M", "--max-connections=200",
     ]  # fmt: skip
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = ServerProcess("mariadbd", "127.0.0.1", port, process, directory, log_path)
+    url = f"mariadb://root@127.0.0.1:{port}/{DATABASE}"
+    server = ServerProcess("mariadbd", "127.0.0.1", port, url, process, directory, log_path)
     server.wait_until_ready(lambda: port_open("127.0.0.1", port) and socket_path.exists(), timeout=60)
     created = subprocess.run(
         [client, "--no-defaults", f"--socket={socket_path}", "-uroot", "-e", f"CREATE DATABASE {DATABASE}"],
@@ -46,7 +47,3 @@ def start_mariadb(*, port: int | None = None) -> ServerProcess:
         server.stop()
         raise ServerError(f"could not create database {DATABASE}: {created.stderr.strip()}")
     return server
-
-
-def mariadb_url(server: ServerProcess, database: str = DATABASE) -> str:
-    return f"mariadb://root@{server.host}:{server.port}/{database}"

@@ -1,0 +1,124 @@
+"""Every figure a scenario measures, in one place: its name, how it is shown, and what it means.
+
+The schema (what an ``expect`` may name), ``measure()``, the terminal table, report.html and
+docs/scenarios.md all read this list; a test checks that ``measure()`` returns exactly these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    """What ``expect`` steps, report.json and history readers call it."""
+    label: str
+    """The row's name in the terminal table and report.html."""
+    format: str
+    """A ``str.format`` pattern for one value."""
+    meaning: str
+    """One or two sentences for the docs."""
+    always_shown: bool = False
+    """Shown in the tables even when it is zero or not measured."""
+    zero_is_news: bool = False
+    """A measured zero says something (a ratio); otherwise a row of zeros is left out of the tables."""
+
+    def show(self, value: float | None) -> str:
+        return "-" if value is None else self.format.format(value)
+
+
+COUNT, RATIO, MS = "{:,.0f}", "{:.3f}", "{:.1f}"
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("requests", "requests", COUNT, "Client requests in the phase.", always_shown=True),
+    Figure("requests_per_second", "requests/s", COUNT, "Client requests per second of the phase.", always_shown=True),
+    Figure(
+        "errors",
+        "errors",
+        COUNT,
+        "Client requests that failed: a connection error or a status outside 2xx. Listed by step in the reports.",
+        always_shown=True,
+    ),
+    Figure(
+        "hit_ratio",
+        "hit ratio",
+        RATIO,
+        "Share of successful item reads the nodes answered from the cache (`X-Cache: HIT`).",
+        always_shown=True,
+    ),
+    Figure(
+        "hit_ratio_after_restart",
+        "hit ratio after restart",
+        RATIO,
+        "For each node restarted or killed in the phase: the hit ratio of its first 50 reads once it was back.",
+        zero_is_news=True,
+    ),
+    Figure(
+        "misses_after_restart",
+        "misses after restart",
+        COUNT,
+        "The misses among those first reads: the source requests the restarts caused.",
+    ),
+    Figure(
+        "hit_ratio_after_add",
+        "hit ratio of added nodes",
+        RATIO,
+        "The same for nodes added in the phase: are new nodes warm from their first request?",
+        zero_is_news=True,
+    ),
+    Figure(
+        "source_requests",
+        "source requests",
+        COUNT,
+        "Reads the source store counted itself (not the nodes' counts).",
+        always_shown=True,
+    ),
+    Figure("source_writes", "source writes", COUNT, "Writes the source store counted itself."),
+    Figure(
+        "source_requests_per_key",
+        "source requests per key",
+        "{:.2f}",
+        "`source_requests` per distinct item the clients read.",
+        always_shown=True,
+    ),
+    Figure(
+        "coherence_violations",
+        "coherence violations",
+        COUNT,
+        "Reads that started after a write of the same item had completed and still saw an older version. "
+        "The first few are listed (time, key, node, version seen, version expected).",
+        always_shown=True,
+    ),
+    Figure(
+        "start_time_mismatches",
+        "start time mismatches",
+        COUNT,
+        "Responses whose `Last-Server-Start-Time` is older than the start of the most recently started node, "
+        "for reads that began at least 1 s after that start. Nodes started within 1 s of each other count as "
+        "simultaneous.",
+    ),
+    Figure(
+        "cached_time_values",
+        "cached time values",
+        COUNT,
+        "Home page reads (`page: home`): how many different cached times they showed.",
+    ),
+    Figure(
+        "cached_time_expired",
+        "cached time expired",
+        COUNT,
+        "Home page reads that showed the cached time expired.",
+    ),
+    Figure("p50_ms", "p50 ms", MS, "Median client latency, from an HDR histogram.", always_shown=True),
+    Figure("p95_ms", "p95 ms", MS, "95th percentile of client latency.", always_shown=True),
+    Figure("p99_ms", "p99 ms", MS, "99th percentile of client latency.", always_shown=True),
+    Figure("max_ms", "max ms", MS, "The slowest client request."),
+)
+
+FIGURE_NAMES: tuple[str, ...] = tuple(f.name for f in FIGURES)
+
+
+def shown(figure: Figure, values: list[float | None]) -> bool:
+    """Whether a table shows this figure's row, given its value for each cache."""
+    return figure.always_shown or any(v is not None and (v != 0 or figure.zero_is_news) for v in values)

@@ -1,0 +1,72 @@
+"""A scenario on fresh farms, one per cache, each in a short temporary folder and always torn down.
+
+`farm run` and the pytest plugin's ``run_scenario`` both run scenarios this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Protocol
+
+from farm.config import choose_cache, read_secrets
+from farm.errors import FarmError
+from farm.scenario.history import write_history
+from farm.scenario.result import CacheResult
+from farm.scenario.runner import RunView, ScenarioRunner
+from farm.scenario.spec import Scenario
+from farm.topology import Farm
+
+INTERRUPTED = "interrupted"
+
+
+def run_on_fresh_farm(scenario: Scenario, cache: str, out: Path, *, view: RunView, seed: int | None) -> CacheResult:
+    """One cache: a farm of its own in a short temporary folder (supervisord's socket path must stay short),
+    always torn down; its logs are kept in ``out/logs/<cache>``."""
+    choice = choose_cache(cache, None, read_secrets(Path.cwd()))
+    run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
+    farm = Farm(run_dir)
+    runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view)
+    try:
+        return asyncio.run(runner.run())
+    except FarmError as exc:
+        runner.result.failure = str(exc)
+        return runner.result
+    except KeyboardInterrupt:
+        runner.result.failure = INTERRUPTED
+        return runner.result
+    except Exception as exc:  # a fault of ours: the other caches still run, the reports still get written
+        (out / "logs" / cache).mkdir(parents=True, exist_ok=True)
+        (out / "logs" / cache / "runner-error.log").write_text(traceback.format_exc())
+        runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{cache}/runner-error.log)"
+        return runner.result
+    finally:
+        farm.down()
+        if (run_dir / "logs").is_dir():
+            shutil.copytree(run_dir / "logs", out / "logs" / cache, dirs_exist_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+class CacheRunView(RunView, Protocol):
+    """A view that is also told when each cache's farm is about to start."""
+
+    def starting(self, cache: str) -> None: ...
+
+
+def run_caches(
+    scenario: Scenario, caches: list[str], out: Path, *, view: CacheRunView, seed: int | None
+) -> list[CacheResult]:
+    """Each cache in turn; every request goes to ``out/history.jsonl`` as each cache finishes. Stops after an
+    interrupted cache."""
+    results: list[CacheResult] = []
+    for cache in caches:
+        view.starting(cache)
+        result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed)
+        results.append(result)
+        write_history(out / "history.jsonl", cache, result.records, append=len(results) > 1)
+        if result.failure == INTERRUPTED:
+            break
+    return results

@@ -1,0 +1,44 @@
+"""What one run of a scenario with one cache produced: what the reports, the live view and the checks read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from farm.scenario.expectations import Verdict
+from farm.scenario.figures import Figures, NodeStart
+from farm.scenario.history import Event, Record
+
+
+@dataclass(frozen=True)
+class SourceSample:
+    """The source store's own counters at ``at`` seconds since the scenario started."""
+
+    at: float
+    reads: int
+    writes: int
+
+
+@dataclass
+class CacheResult:
+    cache: str
+    records: list[Record] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    source_samples: list[SourceSample] = field(default_factory=list)
+    starts: list[NodeStart] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    figures: Figures | None = None
+    epoch_wall: float = 0.0
+    seconds: float = 0.0
+    failure: str | None = None
+    """Why the run stopped early (the farm failed); None when every step ran."""
+    expected_to_fail: bool = False
+    """The scenario expects this cache to fall short: failed expectations are shown, not counted."""
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None and all(v.passed for v in self.verdicts)
+
+    @property
+    def acceptable(self) -> bool:
+        """What the exit code goes by: passed, or failed only in expectations it was expected to fail."""
+        return self.passed or (self.expected_to_fail and self.failure is None)

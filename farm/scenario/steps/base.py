@@ -1,0 +1,90 @@
+"""What every scenario step is: parsed once from its validated YAML, with its own label, schema and action."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, Self, TypeVar
+
+from farm.config import CacheChoice
+from farm.scenario.history import Event, Record
+from farm.state import FarmState
+from farm.topology import Farm, NodeRestarted
+
+T = TypeVar("T")
+JsonSchema = dict[str, Any]
+
+NODE_NAME: JsonSchema = {"type": "string", "pattern": "^node-[0-9]+$"}
+POSITIVE: JsonSchema = {"type": "number", "exclusiveMinimum": 0}
+
+
+class StepContext(Protocol):
+    """What a step may use of the run it is part of (the runner provides it)."""
+
+    cache: CacheChoice
+    farm: Farm
+    records: list[Record]
+    epoch: float
+    """``time.monotonic()`` when the scenario started: records and events count seconds from it."""
+
+    @property
+    def state(self) -> FarmState:
+        """The farm as the last farm action left it."""
+
+    def farm_changed(self, state: FarmState) -> None: ...
+
+    def now(self) -> float: ...
+
+    def seed_for(self, index: int, own: int | None) -> int: ...
+
+    def add_event(self, event: Event) -> None: ...
+
+    def events_from_thread(self, kind: str) -> NodeRestarted:
+        """A callback a blocking farm action calls (in its thread) as each node is done."""
+
+    async def blocking(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs a blocking farm action in a thread, so that background loads go on meanwhile."""
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None: ...
+
+    async def expect(self, thresholds: dict[str, Any], line: int) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(ABC):
+    kind: ClassVar[str]
+    schema: ClassVar[JsonSchema]
+    """The JSON Schema of the step's body (what follows ``kind:`` in the file)."""
+    fields_doc: ClassVar[str]
+    doc: ClassVar[str]
+    """The step's row in docs/scenarios.md: its fields, and what it does."""
+    messages: ClassVar[dict[str, str]] = {}
+    """Plain words for schema rules (by validator) whose generic jsonschema wording would not tell a user what to
+    write."""
+
+    line: int
+    """Where the step is in the scenario file."""
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, body: Any, line: int) -> Self:
+        """The step from its body, which the schema has already accepted."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A short label: what the step does, as the live view, the records and the reports name it."""
+
+    def numbered(self, index: int) -> str:
+        return f"{index}. {self.describe()}"
+
+    @abstractmethod
+    async def run(self, ctx: StepContext, index: int) -> None: ...
+
+
+async def timed(ctx: StepContext, kind: str, node: str | None, label: str, action: Callable[..., T], *args: Any) -> T:
+    """A blocking farm action that becomes one event on the report's time axis."""
+    began = ctx.now()
+    result = await ctx.blocking(action, *args)
+    ctx.add_event(Event(began, ctx.now(), kind, node, label))
+    return result

@@ -1,0 +1,36 @@
+"""The step that stops or starts the farm's own cache server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from farm.scenario.history import Event
+from farm.scenario.steps.base import JsonSchema, Step, StepContext, timed
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheStep(Step):
+    kind: ClassVar[str] = "cache"
+    schema: ClassVar[JsonSchema] = {"enum": ["stop", "start"]}
+    fields_doc: ClassVar[str] = "`stop` or `start`"
+    doc: ClassVar[str] = (
+        "Stops or starts the farm's own redis-server. With other caches the step is recorded as a note and does "
+        "nothing."
+    )
+
+    action: str
+
+    @classmethod
+    def parse(cls, body: Any, line: int) -> Self:
+        return cls(line=line, action=body)
+
+    def describe(self) -> str:
+        return f"cache {self.action}"
+
+    async def run(self, ctx: StepContext, index: int) -> None:
+        if ctx.cache.kind != "redis" or ctx.cache.url is not None:
+            now = ctx.now()
+            ctx.add_event(Event(now, now, "note", None, f"{self.describe()}: not a server of this farm"))
+            return
+        await timed(ctx, self.kind, None, self.describe(), ctx.farm.cache_service, self.action)

@@ -1,0 +1,120 @@
+"""Steps that send requests: a load of many clients, and single writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Self
+
+from farm.errors import FarmError
+from farm.scenario.load import DEFAULT_CONCURRENCY, LoadRun, LoadSpec, write_keys
+from farm.scenario.steps.base import NODE_NAME, POSITIVE, JsonSchema, Step, StepContext
+
+_SPEC_FIELDS = ("duration_s", "requests", "concurrency", "rate", "keys", "distribution", "zipf_s", "read_ratio", "page")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadStep(Step):
+    kind: ClassVar[str] = "load"
+    schema: ClassVar[JsonSchema] = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "duration_s": POSITIVE,
+            "requests": {"type": "integer", "minimum": 1},
+            "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "rate": POSITIVE,
+            "keys": {"type": "integer", "minimum": 1},
+            "distribution": {"enum": ["uniform", "zipf"]},
+            "zipf_s": {"type": "number", "exclusiveMinimum": 1},
+            "read_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+            "seed": {"type": "integer"},
+            "background": {"type": "boolean"},
+            "page": {"enum": ["items", "home"]},
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}],
+        "not": {"required": ["concurrency", "rate"]},
+    }
+    messages: ClassVar[dict[str, str]] = {
+        "oneOf": "give either duration_s or requests",
+        "not": "give concurrency or rate, not both",
+    }
+    fields_doc: ClassVar[str] = (
+        f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
+        "(default 100); `distribution` `uniform` (default) or `zipf` with `zipf_s` (default 1.1); `read_ratio` "
+        "(default 1.0: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`"
+    )
+    doc: ClassVar[str] = (
+        "Clients send requests through the proxy: GET `/items/{key}` and, for `1 - read_ratio` of them, PUT of a "
+        "new price. With `concurrency` each client sends its next request when the previous one is answered; with "
+        "`rate` requests start on schedule however long earlier ones take. `page: home` reads the sample's home "
+        "page instead (its cached time and `Last-Server-Start-Time`). With `background: true` the next steps run "
+        "while it goes on."
+    )
+
+    spec: LoadSpec
+    name: str | None = None
+    seed: int | None = None
+    background: bool = False
+
+    @classmethod
+    def parse(cls, body: Any, line: int) -> Self:
+        spec = LoadSpec(**{k: body[k] for k in _SPEC_FIELDS if k in body})
+        if spec.concurrency is None and spec.rate is None:
+            spec = replace(spec, concurrency=DEFAULT_CONCURRENCY)
+        return cls(
+            line=line, spec=spec, name=body.get("name"), seed=body.get("seed"), background=body.get("background", False)
+        )
+
+    def describe(self) -> str:
+        spec = self.spec
+        amount = f"{spec.duration_s:g} s" if spec.duration_s is not None else f"{spec.requests} requests"
+        pace = f"{spec.rate:g}/s" if spec.rate is not None else f"x{spec.concurrency}"
+        name = f" {self.name}" if self.name is not None else ""
+        return f"load{name} {amount} {pace}{' (background)' if self.background else ''}"
+
+    async def run(self, ctx: StepContext, index: int) -> None:
+        spec = replace(self.spec, seed=ctx.seed_for(index, self.seed))
+        load = LoadRun(ctx.state.proxy_url, spec, self.numbered(index), ctx.records, ctx.epoch)
+        if self.background:
+            ctx.in_background(load.run())
+        else:
+            await load.run()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteStep(Step):
+    kind: ClassVar[str] = "write"
+    schema: ClassVar[JsonSchema] = {
+        "type": "object",
+        "properties": {
+            "keys": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
+            "via": NODE_NAME,
+        },
+        "required": ["keys"],
+        "additionalProperties": False,
+    }
+    fields_doc: ClassVar[str] = "`keys: [1, 2, 3]`, optional `via: node-1`"
+    doc: ClassVar[str] = "PUTs each key once, through the proxy or straight to one node."
+
+    keys: tuple[int, ...]
+    via: str | None = None
+    """A node to write through (writes through one node, reads through all); None: the proxy."""
+
+    @classmethod
+    def parse(cls, body: Any, line: int) -> Self:
+        return cls(line=line, keys=tuple(body["keys"]), via=body.get("via"))
+
+    def describe(self) -> str:
+        via = f" via {self.via}" if self.via is not None else ""
+        return f"write keys {', '.join(map(str, self.keys))}{via}"
+
+    async def run(self, ctx: StepContext, index: int) -> None:
+        state = ctx.state
+        if self.via is None:
+            url = state.proxy_url
+        elif self.via in state.nodes:
+            url = state.node_url(self.via)
+        else:
+            raise FarmError(f"write via {self.via}: no such node now (nodes: {', '.join(state.nodes)})")
+        await write_keys(url, list(self.keys), self.numbered(index), ctx.records, ctx.epoch)

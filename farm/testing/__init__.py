@@ -1,0 +1,1 @@
+"""What tests of a farm need: private servers for now."""
