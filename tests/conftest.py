@@ -1,27 +1,4 @@
-"""Private servers for the whole test run, started on first use and stopped at the end."""
+"""The project's tests use the fixtures its pytest plugin gives every user (``farm.testing.plugin``): private
+servers for the whole run, started on first use and stopped at the end, and running farms."""
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-
-from farm.testing.servers import ServerProcess, start_mariadb, start_postgres, start_redis
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[ServerProcess]:
-    with start_redis() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def postgresql_server() -> Iterator[ServerProcess]:
-    with start_postgres() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[ServerProcess]:
-    with start_mariadb() as server:
-        yield server
+pytest_plugins = ["pytester"]  # the plugin's own tests run pytest on users' test files
