@@ -23,7 +23,7 @@ deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -34,7 +34,6 @@ lint: venv
 
 typecheck: venv
 	$(PY) -m mypy
-	$(PY) -m mypy bench/proxy.py
 
 unit: deps venv
 	$(PY) -m pytest
@@ -44,9 +43,9 @@ test: lint typecheck unit
 bench: deps venv
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		($$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q nginx-light wrk)
-	$(PY) bench/cache_ops.py
-	$(PY) bench/proxy.py
-	$(PY) bench/load_generator.py
+	$(PY) bench/cache_vs_driver.py
+	$(PY) bench/proxy_vs_nginx.py
+	$(PY) bench/load_generator_vs_wrk.py
 
 # The comparison: none, memory and redis on the same load, with a rolling restart (under a minute).
 demo: deps venv

@@ -6,10 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from farm.commands import farm_control, run_scenario, sql_cache
+EXIT_MISSING_EXTRA = 2
+_OUR_PACKAGES = {"farm", "nodes", "proxy"}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from farm.commands import farm_control, run_scenario, sql_cache
+
     parser = argparse.ArgumentParser(prog="farm", description="Run and test a web farm that shares a cache.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     farm_control.add_parsers(subparsers)
@@ -19,8 +22,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return farm_control.run_farm_command(args.handler, args)
+    # The commands import the farm's dependencies, which a plain `pip install cachefarm` (the cache library
+    # alone) leaves out: say what to install instead of showing a traceback.
+    try:
+        from farm.commands.farm_control import run_farm_command
+
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing in _OUR_PACKAGES:
+            raise
+        print(f"farm: {missing} is missing; the farm needs its extra: pip install 'cachefarm[farm]'", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
+    args = parser.parse_args(argv)
+    return run_farm_command(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,15 @@ class CacheConfigError(CacheError, ValueError):
     """A URL, connection string or option does not describe a usable cache."""
 
 
+class MissingDriverError(CacheConfigError, ImportError):
+    """The backend's driver is not installed: a configuration error that is also an ImportError, so that
+    ``except ImportError`` around ``from farm.cache import RedisCache`` catches it too."""
+
+    def __init__(self, message: str, *, driver: str) -> None:
+        # ValueError's __init__ comes first in the MRO and leaves ImportError's msg and name unset.
+        ImportError.__init__(self, message, name=driver)
+
+
 class KeyTooLongError(CacheError, ValueError):
     """The key does not fit the backend's key column (the .NET SQL cache would silently truncate it)."""
 

@@ -6,11 +6,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from farm.cache.base import DistributedCache
+from farm.cache.drivers import load_redis_cache, load_sql_cache
 from farm.cache.errors import CacheConfigError
 from farm.cache.memory import MemoryCache
-from farm.cache.redis_cache import RedisCache
 from farm.cache.secrets import mask_secrets
-from farm.cache.sql import SqlCache
 from farm.cache.sql.target import is_sql_url
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -19,7 +18,10 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 def from_url(url: str, **options: Any) -> DistributedCache:
     """``memory://``, ``redis://[:password@]host[:port][/db][?instance_name=X]``, ``rediss://...``,
     ``postgresql://``, ``mariadb://``/``mysql://``, ``sqlite:///file.db``, ``mssql://`` or an ODBC
-    connection string (``Driver={...};Server=...``). Keyword options go to the backend's constructor."""
+    connection string (``Driver={...};Server=...``). Keyword options go to the backend's constructor.
+
+    A backend's driver is imported only when its scheme is asked for; a missing one raises
+    ``MissingDriverError`` naming the pip extra that installs it."""
     if not isinstance(url, str) or not url.strip():
         raise CacheConfigError(f"cache URL must be a non-empty string, not {url!r}")
     url = url.strip()
@@ -35,9 +37,9 @@ def from_url(url: str, **options: Any) -> DistributedCache:
             options.setdefault("instance_name", query.pop("instance_name"))
             parts = urlsplit(url)
             url = urlunsplit(parts._replace(query=urlencode(query)))
-        return RedisCache(url, **options)
+        return load_redis_cache()(url, **options)
     if is_sql_url(url):
-        return SqlCache(url, **options)
+        return load_sql_cache()(url, **options)
     raise CacheConfigError(
         f"unknown cache URL {mask_secrets(url)}: use memory://, redis://, rediss://, postgresql://, "
         "mariadb://, mysql://, sqlite:///, mssql:// or an ODBC connection string"

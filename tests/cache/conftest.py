@@ -10,10 +10,13 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyodbc
 import pytest
+import redis
 
 from farm.cache import DistributedCache, MemoryCache, RedisCache, SqlCache
 from farm.testing.servers import ServerProcess
@@ -26,12 +29,14 @@ SHARED_BACKENDS = ["redis", *SQL_BACKENDS]
 
 @dataclass
 class Backend:
-    """A cache under test, how to move its time, and how to open a second client on the same store."""
+    """A cache under test, how to move its time, how to open a second client on the same store, and whether
+    the store holds anything under a key (expired or not), seen past the cache's own reads."""
 
     name: str
     cache: DistributedCache
     advance: Callable[[float], None]
     open_another: Callable[[], DistributedCache]
+    stored: Callable[[str], bool]
 
     @property
     def is_sql(self) -> bool:
@@ -59,8 +64,8 @@ async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path
     opened: list[DistributedCache] = []
     if name == "memory":
         clock = ManualClock()
-        cache: DistributedCache = MemoryCache(clock=clock)
-        yield Backend(name, cache, clock.advance, lambda: MemoryCache(clock=clock))
+        memory = MemoryCache(clock=clock)
+        yield Backend(name, memory, clock.advance, lambda: MemoryCache(clock=clock), lambda key: key in memory._entries)
         return
     if name == "redis":
         url = request.getfixturevalue("redis_server").url
@@ -70,8 +75,12 @@ async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path
             opened.append(RedisCache(url, instance_name=instance))
             return opened[-1]
 
+        def redis_stored(key: str) -> bool:
+            with closing(redis.Redis.from_url(url)) as raw:
+                return bool(raw.exists(instance + key))
+
         cache = RedisCache(url, instance_name=instance)
-        yield Backend(name, cache, time.sleep, another_redis)
+        yield Backend(name, cache, time.sleep, another_redis, redis_stored)
         await cache.aclose()
     else:
         connection = sql_connection(name, request, tmp_path)
@@ -82,8 +91,14 @@ async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path
             return opened[-1]
 
         sql = SqlCache(connection, table=table, clock=clock)
+
+        def sql_stored(key: str) -> bool:
+            select = sql.dialect.select_by_key(sql.dialect.table_ref(sql.target.schema, sql.target.table))
+            with closing(pyodbc.connect(sql.target.connection_string, autocommit=True)) as conn:
+                return conn.execute(select, key).fetchone() is not None
+
         sql.create_table()
-        yield Backend(name, sql, clock.advance, another_sql)
+        yield Backend(name, sql, clock.advance, another_sql, sql_stored)
         sql.drop_table()
         await sql.aclose()
     for other in opened:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -207,8 +208,19 @@ def test_refresh_of_entry_without_sliding_window_does_nothing(backend: Backend) 
     assert backend.cache.get("k") is None
 
 
-def test_refresh_of_missing_key_is_quiet(backend: Backend) -> None:
-    backend.cache.refresh("never-set")
+async def test_refresh_of_missing_key_raises_nothing_and_creates_no_entry(backend: Backend) -> None:
+    # Callers refresh without looking first: a missing key must stay missing, not become an empty entry.
+    # Typed as returning object: mypy refuses to look at what a function declared to return None returns.
+    refresh: Callable[[str], object] = backend.cache.refresh
+    arefresh: Callable[[str], Awaitable[object]] = backend.cache.arefresh
+    assert refresh("never-set") is None
+    assert await arefresh("never-set-async") is None
+    for key in ("never-set", "never-set-async"):
+        assert backend.cache.get(key) is None
+        assert await backend.cache.aget(key) is None
+        assert not backend.stored(key)
+    backend.cache.set("present", b"v")
+    assert backend.stored("present")  # the probe does see entries
 
 
 # -- validation -----------------------------------------------------------------------------------

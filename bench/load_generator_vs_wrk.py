@@ -1,6 +1,6 @@
 """How fast the scenario load generator can drive requests from one process, against wrk on the same target.
 
-    .venv/bin/python bench/load_generator.py [--seconds 5] [--connections 32]
+    .venv/bin/python bench/load_generator_vs_wrk.py [--seconds 5] [--connections 32]
 
 Needs nginx and wrk (`make bench` installs them). nginx (one worker) answers GET /items/N itself with a small
 JSON body and the nodes' headers, so the target costs next to nothing and the client is what is measured.

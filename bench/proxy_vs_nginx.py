@@ -1,6 +1,6 @@
 """The proxy against nginx and against going direct, same backends, same run; and farm start/restart times.
 
-    .venv/bin/python bench/proxy.py [--seconds 5] [--connections 32]
+    .venv/bin/python bench/proxy_vs_nginx.py [--seconds 5] [--connections 32]
 
 Needs nginx and wrk (`make bench` installs them). Starts two nodes (no cache; the load hits /healthz, so
 that the proxies' own cost is what differs), the proxy in front of both, and nginx (one worker, keep-alive
