@@ -46,6 +46,8 @@ class ProxyAdmin:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 return cast(JsonObject, json.loads(reply.read()))
         except urllib.error.HTTPError as exc:
-            raise FarmError(f"proxy admin {method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from None
+            with exc:
+                detail = exc.read().decode(errors="replace")
+            raise FarmError(f"proxy admin {method} {path}: {exc.code} {detail}") from None
         except OSError as exc:
             raise FarmError(f"proxy admin {method} {path}: cannot reach the proxy: {exc}") from None

@@ -106,8 +106,9 @@ def create_app(settings: SourceSettings) -> web.Application:
             app[EXECUTOR], Catalog, settings.catalog_path, settings.items
         )
         yield
-        app[EXECUTOR].submit(app[CATALOG].close).result()
-        app[EXECUTOR].shutdown()
+        # Awaited, not .result(): waiting for the catalog's thread must not hold the event loop.
+        await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], app[CATALOG].close)
+        await asyncio.to_thread(app[EXECUTOR].shutdown)
 
     app.cleanup_ctx.append(resources)
     app.router.add_get("/items/{item_id}", get_item)

@@ -6,10 +6,11 @@ itself, so its tests sleep for real (short, sub-second-precise TTLs).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,23 @@ class Backend:
     def is_sql(self) -> bool:
         return self.name in SQL_BACKENDS
 
+    async def pass_time(self, seconds: float) -> None:
+        """``advance`` for async tests: Redis's own clock is waited for without blocking the event loop."""
+        if self.name == "redis":
+            await asyncio.sleep(seconds)
+        else:
+            self.advance(seconds)
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where a backend keeps its entries, made ready before the test's event loop runs: starting a server and
+    creating a table block, so they happen in a plain fixture."""
+
+    name: str
+    url: str
+    table: str
+
 
 def sql_connection(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if name == "postgresql":
@@ -55,20 +73,40 @@ def sql_connection(name: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     return os.environ["FARM_TEST_MSSQL"]
 
 
-@pytest.fixture
-def sql_table() -> str:
-    return f"cache_{uuid.uuid4().hex[:12]}"
+def ready_store(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    table = f"cache_{uuid.uuid4().hex[:12]}"
+    if name == "memory":
+        yield Store(name, "memory://", table)
+    elif name == "redis":
+        server: ServerProcess = request.getfixturevalue("redis_server")
+        yield Store(name, server.url, table)
+    else:
+        url = sql_connection(name, request, tmp_path)
+        with SqlCache(url, table=table) as sql:
+            sql.create_table()
+            yield Store(name, url, table)
+            sql.drop_table()
 
 
-async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path, table: str) -> AsyncIterator[Backend]:
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from ready_store(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from ready_store(request.param, request, tmp_path)
+
+
+async def open_backend(store: Store) -> AsyncIterator[Backend]:
     opened: list[DistributedCache] = []
+    name, url, table = store.name, store.url, store.table
     if name == "memory":
         clock = ManualClock()
         memory = MemoryCache(clock=clock)
         yield Backend(name, memory, clock.advance, lambda: MemoryCache(clock=clock), lambda key: key in memory._entries)
         return
     if name == "redis":
-        url = request.getfixturevalue("redis_server").url
         instance = f"test-{uuid.uuid4().hex[:8]}:"
 
         def another_redis() -> DistributedCache:
@@ -83,35 +121,32 @@ async def open_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path
         yield Backend(name, cache, time.sleep, another_redis, redis_stored)
         await cache.aclose()
     else:
-        connection = sql_connection(name, request, tmp_path)
         clock = ManualClock()
 
         def another_sql() -> DistributedCache:
-            opened.append(SqlCache(connection, table=table, clock=clock))
+            opened.append(SqlCache(url, table=table, clock=clock))
             return opened[-1]
 
-        sql = SqlCache(connection, table=table, clock=clock)
+        sql = SqlCache(url, table=table, clock=clock)
 
         def sql_stored(key: str) -> bool:
             select = sql.dialect.select_by_key(sql.dialect.table_ref(sql.target.schema, sql.target.table))
             with closing(pyodbc.connect(sql.target.connection_string, autocommit=True)) as conn:
                 return conn.execute(select, key).fetchone() is not None
 
-        sql.create_table()
         yield Backend(name, sql, clock.advance, another_sql, sql_stored)
-        sql.drop_table()
         await sql.aclose()
     for other in opened:
         await other.aclose()
 
 
-@pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Backend]:
-    async for opened in open_backend(request.param, request, tmp_path, sql_table):
+@pytest.fixture
+async def backend(store: Store) -> AsyncIterator[Backend]:
+    async for opened in open_backend(store):
         yield opened
 
 
-@pytest.fixture(params=SHARED_BACKENDS)
-async def shared_backend(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Backend]:
-    async for opened in open_backend(request.param, request, tmp_path, sql_table):
+@pytest.fixture
+async def shared_backend(shared_store: Store) -> AsyncIterator[Backend]:
+    async for opened in open_backend(shared_store):
         yield opened

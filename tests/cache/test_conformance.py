@@ -152,9 +152,9 @@ def test_sliding_expiration_is_extended_by_reads(backend: Backend) -> None:
 async def test_async_reads_slide_too(backend: Backend) -> None:
     await backend.cache.aset("k", b"v", EntryOptions(sliding_expiration=S))
     for _ in range(3):
-        backend.advance(0.6)
+        await backend.pass_time(0.6)
         assert await backend.cache.aget("k") == b"v"
-    backend.advance(1.3)
+    await backend.pass_time(1.3)
     assert await backend.cache.aget("k") is None
 
 
@@ -182,9 +182,9 @@ def test_refresh_slides_without_reading(backend: Backend) -> None:
 
 async def test_async_refresh(backend: Backend) -> None:
     await backend.cache.aset("k", b"v", EntryOptions(sliding_expiration=S))
-    backend.advance(0.6)
+    await backend.pass_time(0.6)
     await backend.cache.arefresh("k")
-    backend.advance(0.6)
+    await backend.pass_time(0.6)
     assert await backend.cache.aget("k") == b"v"
 
 
@@ -326,10 +326,10 @@ async def test_sync_and_async_see_the_same_entries(backend: Backend) -> None:
     await backend.cache.aset("from-async", b"2", EntryOptions(sliding_expiration=S))
     assert await backend.cache.aget("from-sync") == b"1"
     assert backend.cache.get("from-async") == b"2"
-    backend.advance(0.6)
+    await backend.pass_time(0.6)
     backend.cache.refresh("from-async")
     await backend.cache.arefresh("from-sync")
-    backend.advance(0.6)
+    await backend.pass_time(0.6)
     assert backend.cache.get("from-sync") == b"1"
     assert await backend.cache.aget("from-async") == b"2"
 

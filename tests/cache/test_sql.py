@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 
 from farm.cache import CacheConfigError, CacheConnectionError, CacheError, EntryOptions, SqlCache, from_url
 from farm.ports import free_port
-from tests.cache.conftest import SQL_BACKENDS, sql_connection
+from tests.cache.conftest import SQL_BACKENDS, Store, ready_store
 from tests.clock import ManualClock
 
 
@@ -37,22 +37,29 @@ class Sql:
         param = self.cache.dialect.time_param
         self.conn.execute(
             f"INSERT INTO {self.ref} ({self.cache.dialect.columns()}) VALUES (?, ?, ?, ?, ?)",
-            key, value, param(expires), sliding, None if absolute is None else param(absolute),
-        )  # fmt: skip
+            key,
+            value,
+            param(expires),
+            sliding,
+            None if absolute is None else param(absolute),
+        )
 
     def count(self) -> int:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {self.ref}").fetchone()[0])
 
 
 @pytest.fixture(params=SQL_BACKENDS)
-async def sql(request: pytest.FixtureRequest, tmp_path: Path, sql_table: str) -> AsyncIterator[Sql]:
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from ready_store(request.param, request, tmp_path)
+
+
+@pytest.fixture
+async def sql(sql_store: Store) -> AsyncIterator[Sql]:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    cache = SqlCache(sql_connection(request.param, request, tmp_path), table=sql_table, clock=clock)
-    cache.create_table()
+    cache = SqlCache(sql_store.url, table=sql_store.table, clock=clock)
     helper = Sql(cache, clock)
     yield helper
     helper.conn.close()
-    cache.drop_table()
     await cache.aclose()
 
 

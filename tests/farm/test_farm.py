@@ -6,6 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,22 +16,27 @@ from typing import Any
 import aiohttp
 import pytest
 
+from farm.proxy_admin import ProxyAdmin
+from farm.testing.running import http
 from farm.testing.servers import ServerProcess, start_redis
 from tests.processes import alive, farm_pids
 
 PASSWORD = "s3cret-Pa55"
 
 
-def farm(*args: str, run: Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, run: Path) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "farm.cli", *args, "--run-dir", str(run)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     return result
 
 
 def status(run: Path) -> dict[str, Any]:
-    result = farm("status", "--json", run=run)
+    result = cli("status", "--json", run=run)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
 
@@ -45,77 +52,70 @@ def shared_farm(tmp_path_factory: pytest.TempPathFactory, protected_redis: Serve
     """Three nodes on a Redis that needs a password."""
     run = tmp_path_factory.mktemp("shared") / "farm"
     url = f"redis://:{PASSWORD}@127.0.0.1:{protected_redis.port}/0"
-    up = farm("up", "--nodes", "3", "--cache", url, "--source-latency-ms", "5", run=run)
+    up = cli("up", "--nodes", "3", "--cache", url, "--source-latency-ms", "5", run=run)
     assert up.returncode == 0, up.stderr
     yield run
-    farm("down", run=run)
+    cli("down", run=run)
 
 
 @pytest.fixture(scope="module")
 def memory_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     run = tmp_path_factory.mktemp("memory") / "farm"
-    up = farm("up", "--nodes", "3", "--env", "development", "--source-latency-ms", "5", run=run)
+    up = cli("up", "--nodes", "3", "--env", "development", "--source-latency-ms", "5", run=run)
     assert up.returncode == 0, up.stderr
     yield run
-    farm("down", run=run)
+    cli("down", run=run)
 
 
-async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any], dict[str, str]]:
-    async with http.get(url) as reply:
-        body = await reply.json() if reply.status == 200 else {}
-        return reply.status, body, dict(reply.headers)
+def get(url: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    reply = http("GET", url)
+    return reply.status, reply.json() if reply.status == 200 else {}, reply.headers
 
 
-async def source_reads(http: aiohttp.ClientSession, run: Path) -> int:
-    async with http.get(status(run)["source"] + "/stats") as reply:
-        return int((await reply.json())["reads"])
+def source_reads(run: Path) -> int:
+    return int(http("GET", status(run)["source"] + "/stats").json()["reads"])
 
 
-async def test_round_robin_spreads_thirty_requests_ten_ten_ten(shared_farm: Path) -> None:
+def test_round_robin_spreads_thirty_requests_ten_ten_ten(shared_farm: Path) -> None:
     proxy = status(shared_farm)["proxy"]
-    async with aiohttp.ClientSession() as http:
-        nodes = [(await get(http, f"{proxy}/items/{i}"))[2]["X-Node"] for i in range(30)]
+    nodes = [get(f"{proxy}/items/{i}")[2]["X-Node"] for i in range(30)]
     assert Counter(nodes) == {"node-1": 10, "node-2": 10, "node-3": 10}
 
 
-async def test_a_write_is_read_back_at_once_through_every_node(shared_farm: Path, memory_farm: Path) -> None:
+def test_a_write_is_read_back_at_once_through_every_node(shared_farm: Path, memory_farm: Path) -> None:
     versions: dict[str, list[int]] = {}
-    async with aiohttp.ClientSession() as http:
-        for name, run in (("redis", shared_farm), ("memory", memory_farm)):
-            info = status(run)
-            for node in info["nodes"]:  # every node has item 77 cached
-                await get(http, f"{node['url']}/items/77")
-            async with http.put(f"{info['proxy']}/items/77", json={"price": 2.5}) as reply:
-                written = (await reply.json())["version"]
-            seen = [(await get(http, f"{node['url']}/items/77"))[1]["version"] for node in info["nodes"]]
-            versions[name] = [v - written for v in seen]
+    for name, run in (("redis", shared_farm), ("memory", memory_farm)):
+        info = status(run)
+        for node in info["nodes"]:  # every node has item 77 cached
+            get(f"{node['url']}/items/77")
+        written = http("PUT", f"{info['proxy']}/items/77", json.dumps({"price": 2.5}).encode()).json()["version"]
+        seen = [get(f"{node['url']}/items/77")[1]["version"] for node in info["nodes"]]
+        versions[name] = [v - written for v in seen]
     assert versions["redis"] == [0, 0, 0], "a shared cache: every node reads the new version at once"
     assert versions["memory"].count(-1) == 2, "per-node memory: the two nodes that did not write serve stale data"
 
 
-async def test_cached_items_survive_a_restart_of_every_node(shared_farm: Path) -> None:
+def test_cached_items_survive_a_restart_of_every_node(shared_farm: Path) -> None:
     proxy = status(shared_farm)["proxy"]
-    async with aiohttp.ClientSession() as http:
-        for i in range(200, 230):
-            await get(http, f"{proxy}/items/{i}")
-        before = await source_reads(http, shared_farm)
-        restart = farm("restart-node", "--all", run=shared_farm)
-        assert restart.returncode == 0, restart.stderr
-        caches = [(await get(http, f"{proxy}/items/{i}"))[2]["X-Cache"] for i in range(200, 230)]
-        assert caches == ["HIT"] * 30
-        assert await source_reads(http, shared_farm) == before
+    for i in range(200, 230):
+        get(f"{proxy}/items/{i}")
+    before = source_reads(shared_farm)
+    restart = cli("restart-node", "--all", run=shared_farm)
+    assert restart.returncode == 0, restart.stderr
+    caches = [get(f"{proxy}/items/{i}")[2]["X-Cache"] for i in range(200, 230)]
+    assert caches == ["HIT"] * 30
+    assert source_reads(shared_farm) == before
 
 
-async def test_a_new_nodes_first_request_for_a_warm_item_is_a_hit(shared_farm: Path) -> None:
-    async with aiohttp.ClientSession() as http:
-        await get(http, status(shared_farm)["proxy"] + "/items/300")
-        added = farm("add-node", run=shared_farm)
-        assert added.returncode == 0, added.stderr
-        new = status(shared_farm)["nodes"][-1]
-        code, body, headers = await get(http, f"{new['url']}/items/300")
-        assert (code, body["id"], headers["X-Cache"]) == (200, 300, "HIT")
-        removed = farm("remove-node", new["name"], run=shared_farm)
-        assert removed.returncode == 0, removed.stderr
+def test_a_new_nodes_first_request_for_a_warm_item_is_a_hit(shared_farm: Path) -> None:
+    get(status(shared_farm)["proxy"] + "/items/300")
+    added = cli("add-node", run=shared_farm)
+    assert added.returncode == 0, added.stderr
+    new = status(shared_farm)["nodes"][-1]
+    code, body, headers = get(f"{new['url']}/items/300")
+    assert (code, body["id"], headers["X-Cache"]) == (200, 300, "HIT")
+    removed = cli("remove-node", new["name"], run=shared_farm)
+    assert removed.returncode == 0, removed.stderr
     assert [n["name"] for n in status(shared_farm)["nodes"]] == ["node-1", "node-2", "node-3"]
 
 
@@ -137,30 +137,30 @@ async def _load(proxy: str, seconds: float, concurrency: int = 8) -> Counter[int
 
 
 async def test_killing_a_node_under_load_fails_no_client_request(shared_farm: Path) -> None:
-    proxy = status(shared_farm)["proxy"]
+    proxy = (await asyncio.to_thread(status, shared_farm))["proxy"]
     load = asyncio.create_task(_load(proxy, 3.0))
     await asyncio.sleep(1.0)
-    killed = await asyncio.to_thread(farm, "kill-node", "node-2", run=shared_farm)
+    killed = await asyncio.to_thread(cli, "kill-node", "node-2", run=shared_farm)
     assert killed.returncode == 0, killed.stderr
     codes = await load
     assert set(codes) == {200}, f"every request succeeded: {dict(codes)}"
     assert codes[200] > 100
 
 
-async def test_the_admin_api_refuses_a_missing_or_wrong_token(shared_farm: Path) -> None:
+def test_the_admin_api_refuses_a_missing_or_wrong_token(shared_farm: Path) -> None:
     info = status(shared_farm)
-    async with aiohttp.ClientSession() as http:
-        for headers in ({}, {"Authorization": "Bearer not-the-token"}):
-            async with http.get(info["proxy"] + "/_proxy/backends", headers=headers) as reply:
-                assert reply.status == 401
-        async with http.get(
-            info["proxy"] + "/_proxy/backends", headers={"Authorization": f"Bearer {info['admin_token']}"}
-        ) as reply:
-            assert reply.status == 200
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        request = urllib.request.Request(info["proxy"] + "/_proxy/backends", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        with refused.value as answer:
+            assert answer.code == 401
+    backends = ProxyAdmin(info["proxy"], info["admin_token"]).backends()
+    assert [b["name"] for b in backends] == ["node-1", "node-2", "node-3"]
 
 
 def test_no_password_in_any_log_or_status(shared_farm: Path) -> None:
-    shown = farm("status", run=shared_farm).stdout + farm("status", "--json", run=shared_farm).stdout
+    shown = cli("status", run=shared_farm).stdout + cli("status", "--json", run=shared_farm).stdout
     assert "redis://:***@127.0.0.1" in shown
     logs = list((shared_farm / "logs").glob("*.log"))
     assert len(logs) >= 5
@@ -169,47 +169,46 @@ def test_no_password_in_any_log_or_status(shared_farm: Path) -> None:
     assert PASSWORD not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
 
 
-async def test_a_stopped_redis_fails_no_request_and_hits_resume(tmp_path: Path) -> None:
+def test_a_stopped_redis_fails_no_request_and_hits_resume(tmp_path: Path) -> None:
     run = tmp_path / "farm"
-    up = farm("up", "--nodes", "2", "--cache", "redis", "--source-latency-ms", "5", run=run)
+    up = cli("up", "--nodes", "2", "--cache", "redis", "--source-latency-ms", "5", run=run)
     assert up.returncode == 0, up.stderr
     try:
         proxy = status(run)["proxy"]
-        async with aiohttp.ClientSession() as http:
-            await get(http, f"{proxy}/items/9")
-            assert farm("cache", "stop", run=run).returncode == 0
-            down = [await get(http, f"{proxy}/items/9") for _ in range(6)]
-            assert [(code, headers["X-Cache"]) for code, _, headers in down] == [(200, "MISS")] * 6
-            assert farm("cache", "start", run=run).returncode == 0
-            await get(http, f"{proxy}/items/9")  # the restarted redis is empty: one miss fills it
-            again = [(await get(http, f"{proxy}/items/9"))[2]["X-Cache"] for _ in range(4)]
-            assert again == ["HIT"] * 4
+        get(f"{proxy}/items/9")
+        assert cli("cache", "stop", run=run).returncode == 0
+        down = [get(f"{proxy}/items/9") for _ in range(6)]
+        assert [(code, headers["X-Cache"]) for code, _, headers in down] == [(200, "MISS")] * 6
+        assert cli("cache", "start", run=run).returncode == 0
+        get(f"{proxy}/items/9")  # the restarted redis is empty: one miss fills it
+        again = [get(f"{proxy}/items/9")[2]["X-Cache"] for _ in range(4)]
+        assert again == ["HIT"] * 4
         pids = farm_pids(run)
         assert len(pids) >= 5  # supervisord, redis, source, 2 nodes, proxy
     finally:
-        assert farm("down", run=run).returncode == 0
+        assert cli("down", run=run).returncode == 0
     assert not [pid for pid in pids if alive(pid)], "farm down left processes behind"
 
 
 def test_down_also_stops_a_paused_node(tmp_path: Path) -> None:
     run = tmp_path / "farm"
-    assert farm("up", "--nodes", "1", "--cache", "none", run=run).returncode == 0
+    assert cli("up", "--nodes", "1", "--cache", "none", run=run).returncode == 0
     pids = farm_pids(run)
-    assert farm("pause-node", "node-1", run=run).returncode == 0
-    assert farm("down", run=run).returncode == 0
+    assert cli("pause-node", "node-1", run=run).returncode == 0
+    assert cli("down", run=run).returncode == 0
     assert not [pid for pid in pids if alive(pid)]
 
 
 def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
-    missing = farm("status", run=tmp_path / "none")
+    missing = cli("status", run=tmp_path / "none")
     assert missing.returncode == 1
     assert "no farm in" in missing.stderr
-    bad_cache = farm("up", "--cache", "carrier-pigeon", run=tmp_path / "x")
+    bad_cache = cli("up", "--cache", "carrier-pigeon", run=tmp_path / "x")
     assert bad_cache.returncode == 1
     assert "unknown cache 'carrier-pigeon'" in bad_cache.stderr
 
 
 def test_an_unknown_node_is_named_in_the_error(shared_farm: Path) -> None:
-    unknown = farm("kill-node", "node-9", run=shared_farm)
+    unknown = cli("kill-node", "node-9", run=shared_farm)
     assert unknown.returncode == 1
     assert "no node named 'node-9' in this farm (nodes: node-1, node-2, node-3)" in unknown.stderr
