@@ -27,8 +27,9 @@ def wait_ok(url: str, timeout: float = 15) -> None:
 
 
 def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
-    process = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
     def stop() -> None:
         process.terminate()

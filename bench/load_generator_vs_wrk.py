@@ -70,14 +70,18 @@ def main() -> None:
         rate, records = generate(url, LoadSpec(duration_s=args.seconds, concurrency=args.connections, keys=1000))
         errors = sum(not r.ok for r in records)
         print(f"  load generator (Python)  {rate:>9,.0f} req/s   errors {errors}")
-        print(f"  load generator / wrk: {rate / reference:.2f}; target >= {OPEN_LOOP_RATE:,.0f} req/s: "
-              f"{'met' if rate >= OPEN_LOOP_RATE else 'MISSED'}")  # fmt: skip
+        print(
+            f"  load generator / wrk: {rate / reference:.2f}; target >= {OPEN_LOOP_RATE:,.0f} req/s: "
+            f"{'met' if rate >= OPEN_LOOP_RATE else 'MISSED'}"
+        )
         spec = LoadSpec(duration_s=args.seconds, rate=OPEN_LOOP_RATE, keys=1000)
         rate, records = generate(url, spec)
         measured = latency(records)
         p99 = f"{measured.p99_ms:.2f} ms" if measured else "-"
-        print(f"open loop at {OPEN_LOOP_RATE:,.0f} req/s: reached {rate:,.0f} req/s "
-              f"({rate / OPEN_LOOP_RATE:.2f} of the target rate), p99 {p99}")  # fmt: skip
+        print(
+            f"open loop at {OPEN_LOOP_RATE:,.0f} req/s: reached {rate:,.0f} req/s "
+            f"({rate / OPEN_LOOP_RATE:.2f} of the target rate), p99 {p99}"
+        )
     sys.stdout.flush()
 
 

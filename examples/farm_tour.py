@@ -27,8 +27,10 @@ def request(method: str, url: str, body: dict[str, object] | None = None) -> Non
         item = json.loads(reply.read())
         h = reply.headers
         cache = h.get("X-Cache", "-")
-        print(f"  {method:<3} {url.split('/', 3)[3]:<9} {h['X-Node']:<7} X-Cache {cache:<4} version {item['version']}  "
-              f"Last-Server-Start-Time {h['Last-Server-Start-Time']}")  # fmt: skip
+        print(
+            f"  {method:<3} {url.split('/', 3)[3]:<9} {h['X-Node']:<7} X-Cache {cache:<4} version {item['version']}  "
+            f"Last-Server-Start-Time {h['Last-Server-Start-Time']}"
+        )
 
 
 def main() -> None:

@@ -39,9 +39,12 @@ def main() -> None:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(name)s: %(message)s")
     settings = ProxySettings(
-        admin_token=token, backends=backends, health_interval=args.health_interval, backend_timeout=args.timeout,
+        admin_token=token,
+        backends=backends,
+        health_interval=args.health_interval,
+        backend_timeout=args.timeout,
         backends_dns=dns,
-    )  # fmt: skip
+    )
     try:
         import uvloop
 

@@ -13,10 +13,17 @@ from proxy.backends import Backend, BackendPool, BackendState
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Trailers",
-        "Transfer-Encoding", "Upgrade",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
     )
-)  # fmt: skip
+)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 BUFFER_LIMIT = 256 * 1024
 """Responses of known length up to this size are read whole, larger or unknown ones streamed."""

@@ -84,8 +84,11 @@ class LiveView:
             rate, ratio = last_second(self.result, now)
             errors = sum(not r.ok for r in self.result.records)
             figures.add_row(
-                f"requests/s {rate:,}", f"hit ratio {'-' if ratio is None else f'{ratio:.2f}'}",
-                f"errors {errors:,}", f"requests {len(self.result.records):,}", f"{now:.0f} s",
-            )  # fmt: skip
+                f"requests/s {rate:,}",
+                f"hit ratio {'-' if ratio is None else f'{ratio:.2f}'}",
+                f"errors {errors:,}",
+                f"requests {len(self.result.records):,}",
+                f"{now:.0f} s",
+            )
         step = Text(f"step {self.index}/{steps}: {self.label}")
         return Panel(Group(head, bar, step, figures), expand=False)

@@ -48,8 +48,10 @@ def test_sql_server_set_is_one_merge_statement() -> None:
     assert sql.startswith("MERGE [dbo].[TestCache] WITH (HOLDLOCK) AS target USING (SELECT CAST(? AS nvarchar(449))")
     assert sql.count("?") == 5
     assert "WHEN MATCHED THEN UPDATE SET [Value] = source.[Value]" in sql
-    assert sql.endswith("VALUES (source.[Id], source.[Value], source.[ExpiresAtTime], "
-                        "source.[SlidingExpirationInSeconds], source.[AbsoluteExpiration]);")  # fmt: skip
+    assert sql.endswith(
+        "VALUES (source.[Id], source.[Value], source.[ExpiresAtTime], "
+        "source.[SlidingExpirationInSeconds], source.[AbsoluteExpiration]);"
+    )
 
 
 def test_sql_server_add_is_a_merge_that_never_updates() -> None:
@@ -98,12 +100,29 @@ def test_time_parameters_keep_microseconds_in_utc() -> None:
 
 # -- SQL Server statements through a T-SQL parser ------------------------------------------------------
 # Public methods of a dialect that build no statement (epoch_micros builds an expression, parsed in the selects).
-NOT_STATEMENTS = {"check_identifier", "columns", "epoch_micros", "index_name", "quote", "read_micros", "read_time",
-                  "table_ref", "time_param"}  # fmt: skip
+NOT_STATEMENTS = {
+    "check_identifier",
+    "columns",
+    "epoch_micros",
+    "index_name",
+    "quote",
+    "read_micros",
+    "read_time",
+    "table_ref",
+    "time_param",
+}
 REF = MSSQL.table_ref("dbo", "TestCache")
 BATCH = 1000
-ON_TABLE = ("select_entry", "select_expiry", "select_by_key", "slide", "upsert", "insert_if_absent", "delete",
-            "delete_if_expired")  # fmt: skip
+ON_TABLE = (
+    "select_entry",
+    "select_expiry",
+    "select_by_key",
+    "slide",
+    "upsert",
+    "insert_if_absent",
+    "delete",
+    "delete_if_expired",
+)
 # What each statement must read as; a guarded DDL script is an IF block around the DDL.
 KINDS: dict[str, type[exp.Expression]] = {
     "create_table": exp.Create,
@@ -192,9 +211,16 @@ GUARDED_CREATE = MSSQL.create_table("dbo", "TestCache", if_not_exists=True)[0]
         _broken(MSSQL.delete_if_expired(REF), " AND ", " AND AND "),
         "ALTER INDEX ALL ON [dbo].[TestCache] REBUILD",  # valid T-SQL, but unknown to sqlglot: refused
     ],
-    ids=["upsert", "insert_if_absent", "slide", "select_entry", "create_table if_not_exists", "delete_if_expired",
-         "unknown statement"],
-)  # fmt: skip
+    ids=[
+        "upsert",
+        "insert_if_absent",
+        "slide",
+        "select_entry",
+        "create_table if_not_exists",
+        "delete_if_expired",
+        "unknown statement",
+    ],
+)
 def test_the_tsql_check_fails_on_a_broken_statement(sql: str) -> None:
     # The parser is lenient in places (it reads a MERGE without ON, or a trailing comma in a column list),
     # so it catches syntax errors, not every wrong statement: the text comparisons above stay.

@@ -94,8 +94,13 @@ def test_missing_drivers_name_the_extra_to_install() -> None:
     sql_message = "SqlCache needs pyodbc, which is not installed: pip install 'cachefarm[sql]'"
     for url in ("redis://:hunter2@cache:6379/0", "rediss://cache/0"):
         assert outcomes[url] == ["MissingDriverError", redis_message, True, "redis"]
-    for url in ("postgresql://app@db/shop", "mariadb://root@db/shop", "sqlite:///cache.db", "mssql://sa@sql/shop",
-                "Driver={PostgreSQL Unicode};Server=db;Database=shop"):  # fmt: skip
+    for url in (
+        "postgresql://app@db/shop",
+        "mariadb://root@db/shop",
+        "sqlite:///cache.db",
+        "mssql://sa@sql/shop",
+        "Driver={PostgreSQL Unicode};Server=db;Database=shop",
+    ):
         assert outcomes[url] == ["MissingDriverError", sql_message, True, "pyodbc"]
     assert outcomes["RedisCache"] == ["MissingDriverError", redis_message]
     assert outcomes["SqlCache"] == outcomes["farm.cache.sql.SqlCache"] == ["MissingDriverError", sql_message]

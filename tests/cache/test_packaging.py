@@ -34,8 +34,11 @@ def pip(*args: str | Path, python: Path | None = None) -> None:
     target = [] if python is None else ["--python", str(python)]
     done = subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *target, *map(str, args)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, f"pip {' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
 
 

@@ -54,26 +54,43 @@ def test_empty_url() -> None:
     [
         (
             "postgresql://app:p%40ss@db.local:5433/shop?schema=cache&table=Entries",
-            ("postgresql", "Driver={PostgreSQL Unicode};Server=db.local;Port=5433;Database=shop;Uid=app;"
-             "Pwd=p@ss;CommLog=0;", "cache", "Entries"),
+            (
+                "postgresql",
+                "Driver={PostgreSQL Unicode};Server=db.local;Port=5433;Database=shop;Uid=app;Pwd=p@ss;CommLog=0;",
+                "cache",
+                "Entries",
+            ),
         ),
         (
             "mysql://root@127.0.0.1/app",
-            ("mariadb", "Driver={MariaDB Unicode};Server=127.0.0.1;Port=3306;Database=app;User=root;", None,
-             "DistributedCache"),
+            (
+                "mariadb",
+                "Driver={MariaDB Unicode};Server=127.0.0.1;Port=3306;Database=app;User=root;",
+                None,
+                "DistributedCache",
+            ),
         ),
         (
             "mssql://sa:Secret;1@sql:1433/app?TrustServerCertificate=yes",
-            ("sqlserver", "Driver={ODBC Driver 18 for SQL Server};Server=sql,1433;Database=app;UID=sa;"
-             "PWD={Secret;1};TrustServerCertificate=yes;", "dbo", "DistributedCache"),
+            (
+                "sqlserver",
+                "Driver={ODBC Driver 18 for SQL Server};Server=sql,1433;Database=app;UID=sa;"
+                "PWD={Secret;1};TrustServerCertificate=yes;",
+                "dbo",
+                "DistributedCache",
+            ),
         ),
         (
             "sqlite:////var/lib/cache.db",
-            ("sqlite", "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;BigInt=1;", "main",
-             "DistributedCache"),
+            (
+                "sqlite",
+                "Driver={SQLite3};Database=/var/lib/cache.db;Timeout=10000;BigInt=1;",
+                "main",
+                "DistributedCache",
+            ),
         ),
     ],
-)  # fmt: skip
+)
 def test_sql_urls_become_odbc_connection_strings(url: str, expected: tuple[str, str, str | None, str]) -> None:
     target = parse_sql_target(url)
     assert (target.dialect.name, target.connection_string, target.schema, target.table) == expected

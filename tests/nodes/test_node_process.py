@@ -20,9 +20,20 @@ async def test_sigterm_finishes_requests_in_flight_and_exits_0(tmp_path: Path) -
     async with serve(slow_source) as source_url, aiohttp.ClientSession() as http:
         port = free_port()
         node = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nodes", "--name", "node-1", "--port", str(port), "--source", source_url,
-            "--cache", "none", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "nodes",
+            "--name",
+            "node-1",
+            "--port",
+            str(port),
+            "--source",
+            source_url,
+            "--cache",
+            "none",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:

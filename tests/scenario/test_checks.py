@@ -18,8 +18,16 @@ from farm.scenario.checks import (
 from farm.scenario.history import Record, read_history, write_history
 
 
-def read(start: float, key: int, version: int, node: str = "node-1", hit: bool = True, status: int = 200,
-         end: float | None = None, step: str = "load") -> Record:  # fmt: skip
+def read(
+    start: float,
+    key: int,
+    version: int,
+    node: str = "node-1",
+    hit: bool = True,
+    status: int = 200,
+    end: float | None = None,
+    step: str = "load",
+) -> Record:
     return Record(start, end if end is not None else start + 0.01, node, key, "GET", status, version, hit, step)
 
 

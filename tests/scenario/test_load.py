@@ -39,8 +39,9 @@ def test_keys_repeat_with_a_seed_and_zipf_favours_the_first() -> None:
         KeyChooser(10, "pareto")
 
 
-async def farm_url(stack: AsyncExitStack, tmp_path: Path, caches: list[DistributedCache],
-                   jitter_ms: float = 0.0) -> str:  # fmt: skip
+async def farm_url(
+    stack: AsyncExitStack, tmp_path: Path, caches: list[DistributedCache], jitter_ms: float = 0.0
+) -> str:
     source_settings = SourceSettings(tmp_path / "c.db", items=100, latency_ms=2, jitter_ms=jitter_ms, seed=1)
     source = await stack.enter_async_context(serve(create_source(source_settings)))
     backends = {}
@@ -56,8 +57,9 @@ async def stack() -> AsyncIterator[AsyncExitStack]:
         yield opened
 
 
-async def test_a_counted_mixed_load_is_recorded_whole(stack: AsyncExitStack, tmp_path: Path,
-                                                      redis_server: ServerProcess) -> None:  # fmt: skip
+async def test_a_counted_mixed_load_is_recorded_whole(
+    stack: AsyncExitStack, tmp_path: Path, redis_server: ServerProcess
+) -> None:
     cache = RedisCache(redis_server.url, instance_name=f"load-{time.monotonic_ns()}:")
     url = await farm_url(stack, tmp_path, [cache, cache])
     records: list[Record] = []

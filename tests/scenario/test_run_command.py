@@ -20,9 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def farm_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "farm.cli", "run", *args], capture_output=True, text=True, timeout=300, check=False,
-        cwd=ROOT, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        [sys.executable, "-m", "farm.cli", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_the_shipped_coherence_scenario_end_to_end(tmp_path: Path) -> None:
@@ -56,9 +61,12 @@ def test_the_shipped_coherence_scenario_end_to_end(tmp_path: Path) -> None:
     for shared in ("coherence[redis]", "coherence[sql]"):
         assert by_name[shared].get("failures") == "0"
         assert [c.get("name") for c in by_name[shared].iter("testcase")] == [
-            "runs every step", "line 19: coherence_violations == 0", "line 19: errors == 0",
-            "line 21: coherence_violations == 0", "line 21: errors == 0",
-        ]  # fmt: skip
+            "runs every step",
+            "line 19: coherence_violations == 0",
+            "line 19: errors == 0",
+            "line 21: coherence_violations == 0",
+            "line 21: errors == 0",
+        ]
 
     history = out / "history.jsonl"
     for cache in caches:
@@ -102,15 +110,19 @@ def test_a_bad_file_exits_2_naming_each_problem_and_runs_nothing(tmp_path: Path)
 
 def test_ctrl_c_tears_the_farm_down_and_keeps_the_reports(tmp_path: Path) -> None:
     scenario = tmp_path / "long.yaml"
-    scenario.write_text("name: long\nfarm: {nodes: 2, caches: [redis]}\nsteps:\n"
-                        "  - load: {duration_s: 60, concurrency: 2, keys: 10}\n")  # fmt: skip
+    scenario.write_text(
+        "name: long\nfarm: {nodes: 2, caches: [redis]}\nsteps:\n  - load: {duration_s: 60, concurrency: 2, keys: 10}\n"
+    )
     short_tmp = Path(f"/tmp/cf-{os.getpid()}")
     short_tmp.mkdir(exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "farm.cli", "run", str(scenario), "--out", str(tmp_path / "out")],
-        cwd=ROOT, env={**os.environ, "TMPDIR": str(short_tmp)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(short_tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-    )  # fmt: skip
+    )
     try:
         assert process.stdout is not None
         for line in process.stdout:

@@ -272,8 +272,13 @@ class SQLite(Dialect):
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
         index_ref = self.table_ref(schema, self.index_name(table))
-        types = (f"varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY", "blob NOT NULL", "text NOT NULL",
-                 "bigint NULL", "text NULL")  # fmt: skip
+        types = (
+            f"varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY",
+            "blob NOT NULL",
+            "text NOT NULL",
+            "bigint NULL",
+            "text NULL",
+        )
         return [
             self._create_table(ref, guard, types),
             f"CREATE INDEX {guard}{index_ref} ON {q(table)} ({q('ExpiresAtTime')})",

@@ -43,16 +43,18 @@ def cache_report(result: CacheResult) -> dict[str, Any]:
 
 
 def build_report(scenario: Scenario, results: list[CacheResult], started: str) -> dict[str, Any]:
-    report: dict[str, Any] = _clean({
-        "scenario": scenario.name,
-        "file": scenario.file,
-        "description": scenario.description,
-        "started": started,
-        "passed": all(r.acceptable for r in results),
-        "expected_to_fail": list(scenario.expected_to_fail),
-        "farm": asdict(scenario.farm),
-        "caches": [cache_report(r) for r in results],
-    })  # fmt: skip
+    report: dict[str, Any] = _clean(
+        {
+            "scenario": scenario.name,
+            "file": scenario.file,
+            "description": scenario.description,
+            "started": started,
+            "passed": all(r.acceptable for r in results),
+            "expected_to_fail": list(scenario.expected_to_fail),
+            "farm": asdict(scenario.farm),
+            "caches": [cache_report(r) for r in results],
+        }
+    )
     return report
 
 

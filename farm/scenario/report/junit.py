@@ -20,9 +20,15 @@ def junit_tree(scenario: Scenario, results: list[CacheResult]) -> ET.ElementTree
         missed = sum(not v.passed for v in result.verdicts)
         failed, skipped = (0, missed) if result.expected_to_fail else (missed, 0)
         suite = ET.SubElement(
-            suites, "testsuite", name=f"{scenario.name}[{result.cache}]", tests=str(cases), failures=str(failed),
-            skipped=str(skipped), errors="1" if result.failure else "0", time=f"{result.seconds:.3f}",
-        )  # fmt: skip
+            suites,
+            "testsuite",
+            name=f"{scenario.name}[{result.cache}]",
+            tests=str(cases),
+            failures=str(failed),
+            skipped=str(skipped),
+            errors="1" if result.failure else "0",
+            time=f"{result.seconds:.3f}",
+        )
         classname = f"scenario.{scenario.name}.{result.cache}"
         seconds = f"{result.seconds:.3f}"
         run = ET.SubElement(suite, "testcase", classname=classname, name="runs every step", time=seconds)
