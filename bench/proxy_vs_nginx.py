@@ -45,11 +45,13 @@ http {{
 def farm_timings(tmp: Path) -> tuple[str, str]:
     run = str(tmp / "farm")
     cli = [sys.executable, "-m", "farm.cli"]
-    up = subprocess.run([*cli, "up", "--nodes", "3", "--cache", "redis", "--run-dir", run], capture_output=True,
-                        text=True, check=True).stdout  # fmt: skip
+    up = subprocess.run(
+        [*cli, "up", "--nodes", "3", "--cache", "redis", "--run-dir", run], capture_output=True, text=True, check=True
+    ).stdout
     try:
-        restart = subprocess.run([*cli, "restart-node", "node-2", "--run-dir", run], capture_output=True, text=True,
-                                 check=True).stdout  # fmt: skip
+        restart = subprocess.run(
+            [*cli, "restart-node", "node-2", "--run-dir", run], capture_output=True, text=True, check=True
+        ).stdout
     finally:
         subprocess.run([*cli, "down", "--run-dir", run], capture_output=True, check=False)
     found_up = re.search(r"in ([\d.]+ s)", up)
@@ -63,11 +65,12 @@ def main() -> None:
         tmp = Path(tmp_name)
         a, b, proxy_port, nginx_port = free_port(), free_port(), free_port(), free_port()
         for name, port in (("node-1", a), ("node-2", b)):
-            spawn(stack, [sys.executable, "-m", "nodes", "--name", name, "--port", str(port), "--source",
-                          "http://127.0.0.1:9", "--cache", "none"])  # fmt: skip
-        spawn(stack, [sys.executable, "-m", "proxy", "--port", str(proxy_port),
-                      "--backend", f"node-1=http://127.0.0.1:{a}", "--backend", f"node-2=http://127.0.0.1:{b}"],
-              {"FARM_PROXY_TOKEN": "bench"})  # fmt: skip
+            node = ["--name", name, "--port", str(port), "--source", "http://127.0.0.1:9", "--cache", "none"]
+            spawn(stack, [sys.executable, "-m", "nodes", *node])
+        backends = ["--backend", f"node-1=http://127.0.0.1:{a}", "--backend", f"node-2=http://127.0.0.1:{b}"]
+        spawn(
+            stack, [sys.executable, "-m", "proxy", "--port", str(proxy_port), *backends], {"FARM_PROXY_TOKEN": "bench"}
+        )
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, a=a, b=b, port=nginx_port))
         spawn(stack, ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"])
         urls = {
@@ -86,8 +89,10 @@ def main() -> None:
             rate, p50, p99 = peak[label]
             print(f"  {label:<18} {rate:>9,.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
         ratio = peak["proxy (two nodes)"][0] / peak["nginx (two nodes)"][0]
-        print(f"  proxy / nginx: {ratio:.2f} (target >= 0.5); nginx / direct: "
-              f"{peak['nginx (two nodes)'][0] / peak['direct (one node)'][0]:.2f}")  # fmt: skip
+        print(
+            f"  proxy / nginx: {ratio:.2f} (target >= 0.5); nginx / direct: "
+            f"{peak['nginx (two nodes)'][0] / peak['direct (one node)'][0]:.2f}"
+        )
 
         half = peak["proxy (two nodes)"][0] / 2
         connections = 8

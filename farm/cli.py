@@ -24,18 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # The commands import the farm's dependencies, which a plain `pip install cachefarm` (the cache library
     # alone) leaves out: say what to install instead of showing a traceback.
+    # Commands import what they need when they run, so the check covers running them too.
     try:
         from farm.commands.farm_control import run_farm_command
 
-        parser = build_parser()
+        args = build_parser().parse_args(argv)
+        return run_farm_command(args.handler, args)
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").partition(".")[0]
         if not missing or missing in _OUR_PACKAGES:
             raise
         print(f"farm: {missing} is missing; the farm needs its extra: pip install 'cachefarm[farm]'", file=sys.stderr)
         return EXIT_MISSING_EXTRA
-    args = parser.parse_args(argv)
-    return run_farm_command(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ taken from environment variables or a git-ignored secrets file, never from track
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -56,7 +57,7 @@ def read_secrets(*folders: Path) -> dict[str, str]:
     return {**found, **{k: v for k, v in os.environ.items() if k.startswith("FARM_")}}
 
 
-def choose_cache(cache: str | None, env: str | None, secrets: dict[str, str]) -> CacheChoice:
+def choose_cache(cache: str | None, env: str | None, secrets: Mapping[str, str]) -> CacheChoice:
     env_name = env or secrets.get(ENV_VARIABLE) or Environment.DEVELOPMENT.value
     try:
         environment = Environment(env_name)

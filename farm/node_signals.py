@@ -13,18 +13,19 @@ class NodeSignal(StrEnum):
     RESUME = "resume"
 
     @property
-    def signal(self) -> str:
-        """The name supervisord takes (``SIG`` omitted)."""
+    def supervisor_name(self) -> str:
+        """The signal's name as supervisord takes it (``SIG`` omitted)."""
         return _SIGNALS[self]
 
     @property
     def effect(self) -> str:
+        """What it does to the node, as the ``farm`` command's help and the scenario docs say."""
         return _EFFECTS[self]
 
 
 _SIGNALS = {NodeSignal.KILL: "KILL", NodeSignal.PAUSE: "STOP", NodeSignal.RESUME: "CONT"}
 _EFFECTS = {
-    NodeSignal.KILL: "SIGKILL a node (supervisord starts it again, as after a crash)",
-    NodeSignal.PAUSE: "SIGSTOP a node: it holds its connections and answers nothing",
-    NodeSignal.RESUME: "SIGCONT a paused node",
+    NodeSignal.KILL: "SIGKILL: the node crashes, and supervisord starts it again.",
+    NodeSignal.PAUSE: "SIGSTOP: the node hangs, holding its connections and answering nothing.",
+    NodeSignal.RESUME: "SIGCONT: a paused node answers again.",
 }

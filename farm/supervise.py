@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -38,6 +39,11 @@ files = {run}/programs/*.conf
 """
 
 
+STOP_MARGIN_S = 2
+"""Seconds supervisord waits beyond a program's own drain time, so that a drain that ends on time is not killed.
+supervisord takes whole seconds."""
+
+
 @dataclass(frozen=True)
 class Program:
     name: str
@@ -46,7 +52,7 @@ class Program:
     stop_signal: str = "TERM"
     priority: int = 500
     stop_wait_s: float = 10.0
-    """How long supervisord waits after the stop signal before it kills: what the program needs to drain."""
+    """How long the program takes to drain after its stop signal; supervisord waits a little longer, then kills."""
 
     def render(self, run: Path) -> str:
         quoted = " ".join(_quote(part) for part in self.command)
@@ -61,7 +67,7 @@ class Program:
             "startsecs=0",
             "startretries=3",
             f"stopsignal={self.stop_signal}",
-            f"stopwaitsecs={self.stop_wait_s:g}",
+            f"stopwaitsecs={math.ceil(self.stop_wait_s) + STOP_MARGIN_S}",
             "stopasgroup=true",
             "killasgroup=true",
             "redirect_stderr=true",
@@ -111,8 +117,11 @@ class Supervisor:
     def start(self) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.run / "supervisord.conf")],
-            capture_output=True, text=True, check=False, cwd=self.run,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.run,
+        )
         if result.returncode != 0:
             raise FarmError(f"supervisord did not start: {(result.stderr or result.stdout).strip()}")
         deadline = time.monotonic() + 10

@@ -24,6 +24,9 @@ from proxy.drain import DRAIN_TIMEOUT_S
 
 SOURCE, PROXY, REDIS = "source", "proxy", "redis"
 
+CACHE_ACTIONS = ("stop", "start")
+"""What ``cache_service`` does to the farm's own cache server."""
+
 NodeRestarted = Callable[[str, float, float], None]
 """Told of each node once it is back: its name, and when its restart began and ended (``time.monotonic()``)."""
 
@@ -35,10 +38,8 @@ class Farm:
 
     # -- programs ----------------------------------------------------------------------------------
     def _node_program(self, state: FarmState, name: str) -> Program:
-        command = [
-            sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name]),
-            "--source", state.source_url, "--item-sliding", str(state.item_sliding),
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name])]
+        command += ["--source", state.source_url, "--item-sliding", str(state.item_sliding)]
         if state.item_absolute:
             command += ["--item-absolute", str(state.item_absolute)]
         environment = {}
@@ -51,24 +52,30 @@ class Farm:
     def _programs(self, state: FarmState) -> list[Program]:
         programs = []
         if state.redis_port is not None:
-            programs.append(Program(REDIS, [
-                shutil.which("redis-server") or "redis-server", "--port", str(state.redis_port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.run),
-            ], priority=100))  # fmt: skip
-        programs.append(Program(SOURCE, [
-            sys.executable, "-m", "farm.source", "--port", str(state.source_port),
-            "--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms),
-        ], priority=200))  # fmt: skip
+            command = [shutil.which("redis-server") or "redis-server", "--port", str(state.redis_port)]
+            command += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.run)]
+            programs.append(Program(REDIS, command, priority=100))
+        command = [sys.executable, "-m", "farm.source", "--port", str(state.source_port)]
+        command += ["--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms)]
+        programs.append(Program(SOURCE, command, priority=200))
         programs += [self._node_program(state, name) for name in state.nodes]
-        backends = [arg for name in state.nodes for arg in ("--backend", f"{name}={state.node_url(name)}")]
-        programs.append(Program(PROXY, [
-            sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5", *backends,
-        ], {"FARM_PROXY_TOKEN": state.admin_token}, priority=400, stop_wait_s=DRAIN_TIMEOUT_S))  # fmt: skip
+        command = [sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5"]
+        command += [arg for name in state.nodes for arg in ("--backend", f"{name}={state.node_url(name)}")]
+        environment = {"FARM_PROXY_TOKEN": state.admin_token}
+        programs.append(Program(PROXY, command, environment, priority=400, stop_wait_s=DRAIN_TIMEOUT_S))
         return programs
 
     # -- up and down -------------------------------------------------------------------------------
-    def up(self, *, nodes: int, cache: CacheChoice, proxy_port: int | None, item_sliding: float = 300.0,
-           item_absolute: float | None = None, source_latency_ms: float = 20.0) -> FarmState:  # fmt: skip
+    def up(
+        self,
+        *,
+        nodes: int,
+        cache: CacheChoice,
+        proxy_port: int | None,
+        item_sliding: float = 300.0,
+        item_absolute: float | None = None,
+        source_latency_ms: float = 20.0,
+    ) -> FarmState:
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
@@ -81,10 +88,16 @@ class Farm:
         elif cache.kind == "sql" and cache_url is None:
             cache_url = f"sqlite:///{self.run / 'cache.db'}?table=DistributedCache"
         state = FarmState(
-            proxy_port=proxy_port or free_port(), admin_token=secrets.token_urlsafe(24), source_port=free_port(),
-            cache_kind=cache.kind, cache_url=cache_url, redis_port=redis_port, item_sliding=item_sliding,
-            item_absolute=item_absolute, source_latency_ms=source_latency_ms,
-        )  # fmt: skip
+            proxy_port=proxy_port or free_port(),
+            admin_token=secrets.token_urlsafe(24),
+            source_port=free_port(),
+            cache_kind=cache.kind,
+            cache_url=cache_url,
+            redis_port=redis_port,
+            item_sliding=item_sliding,
+            item_absolute=item_absolute,
+            source_latency_ms=source_latency_ms,
+        )
         for _ in range(nodes):
             state.nodes[self._new_node_name(state)] = free_port()
         if cache.kind == "sql":
@@ -124,8 +137,8 @@ class Farm:
         """Stops everything this farm started; afterwards none of its processes is left."""
         if self.supervisor.running():
             for info in self.supervisor.all_info():
-                if info["statename"] in ("RUNNING", "STARTING"):
-                    self.supervisor.signal(info["name"], NodeSignal.RESUME.signal)  # a paused node must hear its TERM
+                if info["statename"] in ("RUNNING", "STARTING"):  # a paused node must wake to hear its TERM
+                    self.supervisor.signal(info["name"], NodeSignal.RESUME.supervisor_name)
         self.supervisor.shutdown()
 
     # -- status ------------------------------------------------------------------------------------
@@ -216,9 +229,11 @@ class Farm:
     def signal_node(self, name: str, signal: NodeSignal) -> None:
         state = FarmState.load(self.run)
         self._require_node(state, name)
-        self.supervisor.signal(name, signal.signal)
+        self.supervisor.signal(name, signal.supervisor_name)
 
     def cache_service(self, action: str) -> None:
+        if action not in CACHE_ACTIONS:
+            raise FarmError(f"cache {action!r}: use {' or '.join(CACHE_ACTIONS)}")
         state = FarmState.load(self.run)
         if state.redis_port is None:
             raise FarmError(

@@ -13,7 +13,7 @@ from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
-from farm.topology import Farm
+from farm.topology import CACHE_ACTIONS, Farm
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -27,8 +27,11 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     up = _with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
-    up.add_argument("--env", choices=[e.value for e in Environment], help="development (memory), staging (redis), "
-                    "production (sql); default $FARM_ENV or development")  # fmt: skip
+    up.add_argument(
+        "--env",
+        choices=[e.value for e in Environment],
+        help="development (memory), staging (redis), production (sql); default $FARM_ENV or development",
+    )
     up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
     up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
     up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
@@ -57,7 +60,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     restart.set_defaults(handler=cmd_restart)
 
     cache = _with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
-    cache.add_argument("action", choices=["stop", "start"])
+    cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
     _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
@@ -79,9 +82,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
     state = Farm(args.run_dir).up(
-        nodes=args.nodes, cache=cache, proxy_port=args.proxy_port, item_sliding=args.item_sliding,
+        nodes=args.nodes,
+        cache=cache,
+        proxy_port=args.proxy_port,
+        item_sliding=args.item_sliding,
         source_latency_ms=args.source_latency_ms,
-    )  # fmt: skip
+    )
     print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
     return 0
@@ -116,7 +122,7 @@ def cmd_remove_node(args: argparse.Namespace) -> int:
 def _signal(signal: NodeSignal) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         Farm(args.run_dir).signal_node(args.name, signal)
-        print(f"{args.name}: SIG{signal.signal} sent")
+        print(f"{args.name}: SIG{signal.supervisor_name} sent")
         return 0
 
     return handler

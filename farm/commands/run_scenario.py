@@ -13,17 +13,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from farm.config import CACHE_KINDS, read_secrets
 
-from farm.config import CACHE_KINDS
-from farm.scenario.errors import ScenarioSpecError
-from farm.scenario.fresh_farm import INTERRUPTED, run_caches
-from farm.scenario.live import LiveView
-from farm.scenario.report.outputs import write_reports
-from farm.scenario.report.table import print_summary
-from farm.scenario.result import CacheResult
-from farm.scenario.spec import Scenario, load_scenario
+if TYPE_CHECKING:
+    from farm.scenario.result import CacheResult
+    from farm.scenario.spec import Scenario
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -57,6 +53,17 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not above: every `farm` command builds this parser, and only `farm run` needs the scenario
+    # machinery (matplotlib and rich alone take a second to import).
+    from rich.console import Console
+
+    from farm.scenario.errors import ScenarioSpecError
+    from farm.scenario.fresh_farm import INTERRUPTED, run_caches
+    from farm.scenario.live import LiveView
+    from farm.scenario.report.outputs import write_reports
+    from farm.scenario.report.table import print_summary
+    from farm.scenario.spec import load_scenario
+
     console = Console()
     try:
         scenario = load_scenario(args.file)
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     results: list[CacheResult] = []
     try:
         with LiveView(console, scenario, caches) as view:
-            results = run_caches(scenario, caches, out, view=view, seed=args.seed)
+            secrets = read_secrets(Path.cwd())
+            results = run_caches(scenario, caches, out, view=view, seed=args.seed, secrets=secrets)
     finally:
         signal.signal(signal.SIGTERM, previous)
     write_reports(out, scenario, results, started)

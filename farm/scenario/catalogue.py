@@ -29,6 +29,10 @@ class Figure:
 
 
 COUNT, RATIO, MS = "{:,.0f}", "{:.3f}", "{:.1f}"
+FIRST_READS_AFTER = 50
+"""How many reads a node serves after it restarts (or joins) that count as its "first requests"."""
+SIMULTANEOUS_S = 1.0
+"""Node starts this close together count as simultaneous: any of them may be the farm's last start time."""
 
 FIGURES: tuple[Figure, ...] = (
     Figure("requests", "requests", COUNT, "Client requests in the phase.", always_shown=True),
@@ -51,7 +55,8 @@ FIGURES: tuple[Figure, ...] = (
         "hit_ratio_after_restart",
         "hit ratio after restart",
         RATIO,
-        "For each node restarted or killed in the phase: the hit ratio of its first 50 reads once it was back.",
+        f"For each node restarted or killed in the phase: the hit ratio of its first {FIRST_READS_AFTER} reads once "
+        "it was back.",
         zero_is_news=True,
     ),
     Figure(
@@ -59,6 +64,7 @@ FIGURES: tuple[Figure, ...] = (
         "misses after restart",
         COUNT,
         "The misses among those first reads: the source requests the restarts caused.",
+        zero_is_news=True,
     ),
     Figure(
         "hit_ratio_after_add",
@@ -95,8 +101,8 @@ FIGURES: tuple[Figure, ...] = (
         "start time mismatches",
         COUNT,
         "Responses whose `Last-Server-Start-Time` is older than the start of the most recently started node, "
-        "for reads that began at least 1 s after that start. Nodes started within 1 s of each other count as "
-        "simultaneous.",
+        f"for reads that began at least {SIMULTANEOUS_S:g} s after that start. Nodes started within "
+        f"{SIMULTANEOUS_S:g} s of each other count as simultaneous.",
     ),
     Figure(
         "cached_time_values",
@@ -109,6 +115,7 @@ FIGURES: tuple[Figure, ...] = (
         "cached time expired",
         COUNT,
         "Home page reads that showed the cached time expired.",
+        zero_is_news=True,
     ),
     Figure("p50_ms", "p50 ms", MS, "Median client latency, from an HDR histogram.", always_shown=True),
     Figure("p95_ms", "p95 ms", MS, "95th percentile of client latency.", always_shown=True),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from farm.scenario.catalogue import FIRST_READS_AFTER, SIMULTANEOUS_S
 from farm.scenario.checks import (
     Violation,
     coherence_violations,
@@ -18,11 +19,10 @@ from farm.scenario.checks import (
     source_requests_per_key,
 )
 from farm.scenario.history import Event, Record
+from farm.scenario.steps import STEP_TYPES
 
-FIRST_READS_AFTER = 50
-"""How many reads a node serves after it restarts (or joins) that count as its "first requests"."""
-SIMULTANEOUS_S = 1.0
-"""Node starts this close together count as simultaneous: any of them may be the farm's last start time."""
+RESTARTING = tuple(kind for kind, step in STEP_TYPES.items() if step.restarts_node)
+ADDING = tuple(kind for kind, step in STEP_TYPES.items() if step.adds_node)
 SHOWN_VIOLATIONS = 5
 
 
@@ -94,8 +94,8 @@ def measure(
 ) -> Figures:
     violations = coherence_violations(records)
     measured = latency(records)
-    after_restart = first_reads_after(records, events, ("restart", "kill"))
-    after_add = first_reads_after(records, events, ("add",))
+    after_restart = first_reads_after(records, events, RESTARTING)
+    after_add = first_reads_after(records, events, ADDING)
     home = [r for r in records if r.is_home and r.ok]
     if seconds is None:
         seconds = max((r.end for r in records), default=0) - min((r.start for r in records), default=0)

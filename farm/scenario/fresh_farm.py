@@ -9,10 +9,11 @@ import asyncio
 import shutil
 import tempfile
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from farm.config import choose_cache, read_secrets
+from farm.config import choose_cache
 from farm.errors import FarmError
 from farm.scenario.history import write_history
 from farm.scenario.result import CacheResult
@@ -23,10 +24,13 @@ from farm.topology import Farm
 INTERRUPTED = "interrupted"
 
 
-def run_on_fresh_farm(scenario: Scenario, cache: str, out: Path, *, view: RunView, seed: int | None) -> CacheResult:
+def run_on_fresh_farm(
+    scenario: Scenario, cache: str, out: Path, *, view: RunView, seed: int | None, secrets: Mapping[str, str]
+) -> CacheResult:
     """One cache: a farm of its own in a short temporary folder (supervisord's socket path must stay short),
-    always torn down; its logs are kept in ``out/logs/<cache>``."""
-    choice = choose_cache(cache, None, read_secrets(Path.cwd()))
+    always torn down; its logs are kept in ``out/logs/<cache>``. ``secrets`` may name servers of the user's
+    (``FARM_REDIS_URL``, ``FARM_SQL_URL``) for the caches that need one."""
+    choice = choose_cache(cache, None, secrets)
     run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
     farm = Farm(run_dir)
     runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view)
@@ -57,14 +61,20 @@ class CacheRunView(RunView, Protocol):
 
 
 def run_caches(
-    scenario: Scenario, caches: list[str], out: Path, *, view: CacheRunView, seed: int | None
+    scenario: Scenario,
+    caches: list[str],
+    out: Path,
+    *,
+    view: CacheRunView,
+    seed: int | None,
+    secrets: Mapping[str, str],
 ) -> list[CacheResult]:
     """Each cache in turn; every request goes to ``out/history.jsonl`` as each cache finishes. Stops after an
     interrupted cache."""
     results: list[CacheResult] = []
     for cache in caches:
         view.starting(cache)
-        result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed)
+        result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed, secrets=secrets)
         results.append(result)
         write_history(out / "history.jsonl", cache, result.records, append=len(results) > 1)
         if result.failure == INTERRUPTED:

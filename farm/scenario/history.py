@@ -46,6 +46,11 @@ class Record:
         return self.method == "GET"
 
 
+NOTE = "note"
+"""The kind of an event that only remarks on the run (a step that had nothing to act on); every other kind is the
+step kind that acted."""
+
+
 @dataclass(frozen=True)
 class Event:
     """Something a step did to the farm, from ``start`` to ``end`` (seconds since the scenario started)."""

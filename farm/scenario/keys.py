@@ -6,12 +6,14 @@ import bisect
 import itertools
 import random
 
+DISTRIBUTIONS = ("uniform", "zipf")
+
 
 class KeyChooser:
     def __init__(self, keys: int, distribution: str = "uniform", zipf_s: float = 1.1, seed: int = 0) -> None:
         if keys < 1:
             raise ValueError(f"keys={keys}: at least one key")
-        if distribution not in ("uniform", "zipf"):
+        if distribution not in DISTRIBUTIONS:
             raise ValueError(f"distribution={distribution!r}: use uniform or zipf")
         self.keys = keys
         self.random = random.Random(seed)

@@ -90,8 +90,9 @@ class LoadRun:
                     version = json.loads(data).get("version")
         except (aiohttp.ClientError, TimeoutError):
             status = 0
-        self.sink.append(Record(start, time.monotonic() - self.epoch, node, key, method, status, version, hit,
-                                self.step, last_start, cached_time))  # fmt: skip
+        end = time.monotonic() - self.epoch
+        record = Record(start, end, node, key, method, status, version, hit, self.step, last_start, cached_time)
+        self.sink.append(record)
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import aiohttp
 
@@ -25,6 +25,7 @@ from farm.topology import Farm, NodeRestarted
 
 SOURCE_POLL_S = 0.5
 NODE_LOOK_TIMEOUT = aiohttp.ClientTimeout(total=0.5)
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -104,7 +105,7 @@ class ScenarioRunner:
 
         return done
 
-    async def blocking(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def blocking(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(action, *args, **kwargs)
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from farm.testing.options import FarmOptions
+
 if TYPE_CHECKING:
     from farm.testing.running import Reply, RunningFarm, running_farm
     from farm.testing.scenarios import RunScenario, ScenarioOutcome, run_scenario
@@ -28,6 +30,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "FarmOptions",
     "Reply",
     "RunScenario",
     "RunningFarm",
@@ -41,10 +44,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use: the plugin imports this package in every pytest run that has cachefarm installed."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'farm.testing' has no attribute {name!r}")
-    import importlib
+if not TYPE_CHECKING:  # mypy sees the imports above, so a misspelt name is still an error there
 
-    return getattr(importlib.import_module(_HOMES[name]), name)
+    def __getattr__(name: str) -> Any:
+        """Imported on first use: the plugin imports this package in every pytest run that has cachefarm."""
+        if name not in _HOMES:
+            raise AttributeError(f"module 'farm.testing' has no attribute {name!r}")
+        import importlib
+
+        return getattr(importlib.import_module(_HOMES[name]), name)

@@ -6,26 +6,38 @@ the test runs of projects that do not use it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from farm.testing.options import FarmOptions
+
 if TYPE_CHECKING:
     from farm.testing.running import RunningFarm
-    from farm.testing.scenarios import RunScenario, ScenarioOutcome
+    from farm.testing.scenarios import RunScenario, ScenarioOutcome, ScenarioSource
     from farm.testing.servers import ServerProcess
-
-FARM_OPTIONS = ("nodes", "cache", "environment", "source_latency_ms", "item_sliding_s")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers",
-        "farm(nodes=3, cache=None, environment=None, source_latency_ms=5, item_sliding_s=300): "
-        "how the `farm` fixture builds its farm",
+        "markers", f"farm({FarmOptions().describe()}): how the `farm` fixture builds its farm (FarmOptions)"
     )
+
+
+def _needs_farm(module: str, fixture: str) -> ModuleType:
+    """The farm's modules need the farm extra; say so instead of a bare ImportError."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        pytest.fail(
+            f"the {fixture} fixture needs cachefarm's farm extra ({missing.name} is not installed): "
+            "pip install 'cachefarm[farm]'",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -55,40 +67,56 @@ def mariadb_server() -> Iterator[ServerProcess]:
         yield server
 
 
-def farm_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+def farm_options(request: pytest.FixtureRequest) -> FarmOptions:
     """The ``farm`` marker's keywords, then an indirect parameter's (a dict) on top."""
-    options: dict[str, Any] = {}
+    keywords: dict[str, Any] = {}
     marker = request.node.get_closest_marker("farm")
     if marker is not None:
         if marker.args:
             pytest.fail("@pytest.mark.farm takes keywords only, e.g. @pytest.mark.farm(nodes=2)", pytrace=False)
-        options.update(marker.kwargs)
-    options.update(getattr(request, "param", None) or {})
-    unknown = sorted(set(options) - set(FARM_OPTIONS))
-    if unknown:
-        pytest.fail(f"farm options {unknown}: use {', '.join(FARM_OPTIONS)}", pytrace=False)
-    return options
+        keywords.update(marker.kwargs)
+    param = getattr(request, "param", None)
+    if param is not None and not isinstance(param, dict):
+        pytest.fail(
+            f"an indirect parameter of the farm fixture is a dict of {', '.join(FarmOptions.names())}; got {param!r}",
+            pytrace=False,
+        )
+    keywords.update(param or {})
+    try:
+        return FarmOptions.from_keywords(keywords)
+    except ValueError as wrong:
+        pytest.fail(str(wrong), pytrace=False)
 
 
 @pytest.fixture
 def farm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningFarm]:
     """A running farm (supervisord, source store, nodes, proxy, and a private cache server when the cache needs
     one), torn down after the test whatever happened; its logs are kept in ``tmp_path / "farm-logs"``."""
-    from farm.testing.running import running_farm
-
-    with running_farm(**farm_options(request), logs=tmp_path / "farm-logs") as running:
-        yield running
+    options = farm_options(request)
+    running = _needs_farm("farm.testing.running", "farm")
+    with running.running_farm(options, logs=tmp_path / "farm-logs") as up:
+        yield up
 
 
 @pytest.fixture
-def run_scenario(tmp_path: Path) -> RunScenario:
+def run_scenario(request: pytest.FixtureRequest, tmp_path: Path) -> RunScenario:
     """``run_scenario(path_or_dict, caches=None, seed=None)``: the scenario on fresh farms, one per cache, as
-    `farm run` runs it; returns figures and verdicts per cache. Reports go to ``tmp_path / "scenario"``."""
-    from farm.testing.scenarios import run_scenario as run
+    `farm run` runs it; returns figures and verdicts per cache. A relative path is looked for next to the test
+    file first. Each run's reports go to ``tmp_path / "scenario-N"``."""
+    scenarios = _needs_farm("farm.testing.scenarios", "run_scenario")
+    runs = 0
 
     def run_in_tmp(
-        source: Path | str | dict[str, Any], *, caches: list[str] | None = None, seed: int | None = None
+        source: ScenarioSource, *, caches: list[str] | None = None, seed: int | None = None
     ) -> ScenarioOutcome:
-        return run(source, out=tmp_path / "scenario", caches=caches, seed=seed)
+        nonlocal runs
+        runs += 1
+        if isinstance(source, str | Path) and not Path(source).is_absolute():
+            beside_test = request.path.parent / source
+            source = beside_test if beside_test.exists() else source
+        outcome: ScenarioOutcome = scenarios.run_scenario(
+            source, out=tmp_path / f"scenario-{runs}", caches=caches, seed=seed
+        )
+        return outcome
 
     return run_in_tmp

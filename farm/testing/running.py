@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
-from farm.config import choose_cache, read_secrets
+from farm.config import choose_cache
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
+from farm.testing.options import FarmOptions
 from farm.topology import Farm
 
 HTTP_TIMEOUT_S = 10.0
@@ -73,7 +74,8 @@ def http(method: str, url: str, body: bytes | None = None) -> Reply:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as answer:
             return Reply(answer.status, dict(answer.headers), answer.read())
     except urllib.error.HTTPError as failed:  # 4xx and 5xx are answers too
-        return Reply(failed.code, dict(failed.headers), failed.read())
+        with failed:
+            return Reply(failed.code, dict(failed.headers), failed.read())
 
 
 class RunningFarm:
@@ -154,24 +156,25 @@ class RunningFarm:
 
 
 @contextmanager
-def running_farm(
-    *,
-    nodes: int = 3,
-    cache: str | None = None,
-    environment: str | None = None,
-    source_latency_ms: float = 5.0,
-    item_sliding_s: float = 300.0,
-    logs: Path | None = None,
-) -> Iterator[RunningFarm]:
-    """A farm for the ``with`` block. ``cache``: none, memory, redis, sql or a cache URL; without it,
-    ``environment`` (development, staging, production) picks one, as ``farm up --env`` does. Its process logs
-    are copied to ``logs`` at the end, whatever happened."""
+def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None) -> Iterator[RunningFarm]:
+    """A farm for the ``with`` block, built as ``options`` say, and always torn down; its process logs are
+    copied to ``logs`` at the end, whatever happened.
+
+    A test's farm is its own: unlike ``farm up``, this reads no ``FARM_*`` variable and no ``secrets.env``,
+    so that a developer's own settings never point a test at a shared server. Give a URL as ``cache`` for that.
+    """
+    options = options or FarmOptions()
     run_dir = Path(tempfile.mkdtemp(prefix="cachefarm-test-"))  # short: supervisord's socket path has a limit
     farm = Farm(run_dir)
     try:
-        choice = choose_cache(cache, environment, read_secrets(Path.cwd()))
+        choice = choose_cache(options.cache, options.environment, {})
         state = farm.up(
-            nodes=nodes, cache=choice, proxy_port=None, item_sliding=item_sliding_s, source_latency_ms=source_latency_ms
+            nodes=options.nodes,
+            cache=choice,
+            proxy_port=None,
+            item_sliding=options.item_sliding_s,
+            item_absolute=options.item_absolute_s,
+            source_latency_ms=options.source_latency_ms,
         )
         yield RunningFarm(farm, state)
     finally:

@@ -11,20 +11,27 @@ import yaml
 
 from farm.config import CACHE_KINDS
 from farm.scenario.expectations import Verdict
-from farm.scenario.fresh_farm import run_caches
+from farm.scenario.fresh_farm import INTERRUPTED, run_caches
 from farm.scenario.report.outputs import write_reports
 from farm.scenario.result import CacheResult
 from farm.scenario.runner import QuietView
 from farm.scenario.spec import Scenario, load_scenario, parse_scenario
 
+ScenarioSource = Path | str | dict[str, Any]
+"""A scenario file's path, or the file's content as a mapping."""
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class ScenarioOutcome:
     """What a scenario run produced, per cache, and where its reports are."""
 
     scenario: Scenario
     results: dict[str, CacheResult]
     out: Path
+
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed else "failed"
+        return f"<ScenarioOutcome {self.scenario.name} on {', '.join(self.results)}: {verdict}; reports in {self.out}>"
 
     @property
     def passed(self) -> bool:
@@ -39,24 +46,21 @@ class ScenarioOutcome:
         return list(self.results[cache].verdicts)
 
     def failures(self) -> list[str]:
-        """Each failed expectation or broken run, as a line a test can show."""
+        """Each failed expectation or broken run, as a line a test can show, then where the reports are."""
         lines = []
         for cache, result in self.results.items():
             if result.failure:
                 lines.append(f"{cache}: stopped early: {result.failure}")
-            lines += [
-                f"{cache}: {v.name} (was {v.value})"
-                for v in result.verdicts
-                if not v.passed and not result.expected_to_fail
-            ]
-        return lines
+            if not result.expected_to_fail:
+                lines += [f"{cache}: {v.name} (was {v.value})" for v in result.verdicts if not v.passed]
+        return [*lines, f"reports and farm logs: {self.out}"] if lines else []
 
 
 class RunScenario(Protocol):
-    """The ``run_scenario`` fixture: a scenario (a file, or its content as a mapping) on fresh farms."""
+    """The ``run_scenario`` fixture: a scenario on fresh farms, one per cache."""
 
     def __call__(
-        self, source: Path | str | dict[str, Any], *, caches: list[str] | None = None, seed: int | None = None
+        self, source: ScenarioSource, *, caches: list[str] | None = None, seed: int | None = None
     ) -> ScenarioOutcome: ...
 
 
@@ -65,7 +69,7 @@ class QuietCacheView(QuietView):
         pass
 
 
-def read_scenario(source: Path | str | dict[str, Any]) -> Scenario:
+def read_scenario(source: ScenarioSource) -> Scenario:
     """A path to a file, or the file's content as a mapping (its lines are those of its YAML dump)."""
     if isinstance(source, dict):
         return parse_scenario(yaml.safe_dump(source, sort_keys=False), f"<scenario {source.get('name', '?')}>")
@@ -73,10 +77,12 @@ def read_scenario(source: Path | str | dict[str, Any]) -> Scenario:
 
 
 def run_scenario(
-    source: Path | str | dict[str, Any], *, out: Path, caches: list[str] | None = None, seed: int | None = None
+    source: ScenarioSource, *, out: Path, caches: list[str] | None = None, seed: int | None = None
 ) -> ScenarioOutcome:
-    """Runs a scenario once per cache (default: the scenario's own), each on a fresh farm, and writes its reports
-    to ``out`` as `farm run` does. Raises ``ScenarioSpecError`` for a bad scenario, before anything runs.
+    """Runs a scenario once per cache (default: the scenario's own), each on a fresh farm of its own, and writes
+    its reports to ``out`` as `farm run` does. Raises ``ScenarioSpecError`` for a bad scenario and ``ValueError``
+    for an unknown cache, before anything runs; re-raises ``KeyboardInterrupt`` once the farms are down and the
+    reports written. Like the ``farm`` fixture, it reads no ``FARM_*`` variable and no ``secrets.env``.
 
     Blocking: from an async test, call it through ``asyncio.to_thread``."""
     scenario = read_scenario(source)
@@ -86,6 +92,8 @@ def run_scenario(
         raise ValueError(f"caches {unknown}: use {', '.join(CACHE_KINDS)}")
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed)
+    results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed, secrets={})
     write_reports(out, scenario, results, started)
+    if any(r.failure == INTERRUPTED for r in results):
+        raise KeyboardInterrupt
     return ScenarioOutcome(scenario, {r.cache: r for r in results}, out)

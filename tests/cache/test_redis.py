@@ -13,7 +13,8 @@ import redis
 
 from farm.cache import CacheConnectionError, CacheError, EntryOptions, RedisCache, from_url
 from farm.cache.ticks import datetime_to_ticks
-from farm.testing.servers import ServerProcess, free_port, start_redis
+from farm.ports import free_port
+from farm.testing.servers import ServerProcess, start_redis
 
 
 @pytest.fixture

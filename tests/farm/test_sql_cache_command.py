@@ -9,7 +9,8 @@ from pathlib import Path
 import pyodbc
 import pytest
 
-from farm.testing.servers import ServerProcess, free_port
+from farm.ports import free_port
+from farm.testing.servers import ServerProcess
 
 
 def farm(*args: str) -> subprocess.CompletedProcess[str]:

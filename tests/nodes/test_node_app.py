@@ -13,15 +13,16 @@ import aiohttp
 import pytest
 
 from farm.cache import DistributedCache, MemoryCache, RedisCache
+from farm.ports import free_port
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
-from farm.testing.servers import ServerProcess, free_port
+from farm.testing.servers import ServerProcess
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
 from tests.http import serve
 
 
-class Farm:
+class LocalFarm:
     """A source store and nodes in this process, each on its own port."""
 
     def __init__(self, stack: AsyncExitStack, source_url: str) -> None:
@@ -38,10 +39,10 @@ class Farm:
 
 
 @pytest.fixture
-async def farm(tmp_path: Path) -> AsyncIterator[Farm]:
+async def local_farm(tmp_path: Path) -> AsyncIterator[LocalFarm]:
     async with AsyncExitStack() as stack:
         source = create_source(SourceSettings(tmp_path / "catalog.db", items=100, latency_ms=5))
-        built = Farm(stack, await stack.enter_async_context(serve(source)))
+        built = LocalFarm(stack, await stack.enter_async_context(serve(source)))
         yield built
         await built.http.close()
 
@@ -53,49 +54,51 @@ async def redis_cache(redis_server: ServerProcess) -> AsyncIterator[RedisCache]:
     await cache.aclose()
 
 
-async def test_reads_are_cache_aside(farm: Farm, redis_cache: RedisCache) -> None:
-    node = await farm.node("node-1", redis_cache)
-    async with farm.http.get(f"{node}/items/5") as first:
+async def test_reads_are_cache_aside(local_farm: LocalFarm, redis_cache: RedisCache) -> None:
+    node = await local_farm.node("node-1", redis_cache)
+    async with local_farm.http.get(f"{node}/items/5") as first:
         assert first.headers["X-Cache"] == "MISS"
         assert (await first.json())["id"] == 5
-    async with farm.http.get(f"{node}/items/5") as second:
+    async with local_farm.http.get(f"{node}/items/5") as second:
         assert second.headers["X-Cache"] == "HIT"
         assert second.headers["X-Node"] == "node-1"
-    assert await farm.source_reads() == 1
-    async with farm.http.get(f"{node}/items/999") as missing:
+    assert await local_farm.source_reads() == 1
+    async with local_farm.http.get(f"{node}/items/999") as missing:
         assert missing.status == 404
 
 
-async def test_a_write_through_one_node_is_read_at_once_through_another(farm: Farm, redis_cache: RedisCache) -> None:
-    a, b = await farm.node("node-1", redis_cache), await farm.node("node-2", redis_cache)
-    async with farm.http.get(f"{b}/items/3"):
+async def test_a_write_through_one_node_is_read_at_once_through_another(
+    local_farm: LocalFarm, redis_cache: RedisCache
+) -> None:
+    a, b = await local_farm.node("node-1", redis_cache), await local_farm.node("node-2", redis_cache)
+    async with local_farm.http.get(f"{b}/items/3"):
         pass  # warm
-    async with farm.http.put(f"{a}/items/3", json={"price": 1.0}) as reply:
+    async with local_farm.http.put(f"{a}/items/3", json={"price": 1.0}) as reply:
         assert (await reply.json())["version"] == 2
-    async with farm.http.get(f"{b}/items/3") as reply:
+    async with local_farm.http.get(f"{b}/items/3") as reply:
         assert (await reply.json())["version"] == 2
         assert reply.headers["X-Cache"] == "HIT", "the writer put the new version in the shared cache"
-    assert await farm.source_reads() == 1, "only the warm-up read reached the source store"
+    assert await local_farm.source_reads() == 1, "only the warm-up read reached the source store"
 
 
-async def test_per_node_memory_caches_serve_stale_versions(farm: Farm) -> None:
-    a, b = await farm.node("node-1", MemoryCache()), await farm.node("node-2", MemoryCache())
-    async with farm.http.get(f"{b}/items/3"):
+async def test_per_node_memory_caches_serve_stale_versions(local_farm: LocalFarm) -> None:
+    a, b = await local_farm.node("node-1", MemoryCache()), await local_farm.node("node-2", MemoryCache())
+    async with local_farm.http.get(f"{b}/items/3"):
         pass
-    async with farm.http.put(f"{a}/items/3", json={"price": 1.0}):
+    async with local_farm.http.put(f"{a}/items/3", json={"price": 1.0}):
         pass
-    async with farm.http.get(f"{b}/items/3") as reply:
+    async with local_farm.http.get(f"{b}/items/3") as reply:
         assert (await reply.json())["version"] == 1, "node-2's own memory still holds the old version"
 
 
-async def test_a_cache_that_is_down_never_fails_a_request(farm: Farm) -> None:
+async def test_a_cache_that_is_down_never_fails_a_request(local_farm: LocalFarm) -> None:
     down = RedisCache(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.1)
-    node = await farm.node("node-1", down)
+    node = await local_farm.node("node-1", down)
     for _ in range(3):
-        async with farm.http.get(f"{node}/items/4") as reply:
+        async with local_farm.http.get(f"{node}/items/4") as reply:
             assert reply.status == 200
             assert reply.headers["X-Cache"] == "MISS"
-    async with farm.http.get(f"{node}/stats") as reply:
+    async with local_farm.http.get(f"{node}/stats") as reply:
         stats = await reply.json()
     assert stats["misses"] == 3
     assert stats["cache_errors"] >= 6  # a get and a set per read, and the middleware's read
@@ -111,95 +114,95 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-async def test_a_cache_that_hangs_costs_no_more_than_the_timeout(farm: Farm, silent_server: int) -> None:
+async def test_a_cache_that_hangs_costs_no_more_than_the_timeout(local_farm: LocalFarm, silent_server: int) -> None:
     hung = RedisCache(f"redis://127.0.0.1:{silent_server}/0")
-    node = await farm.node("node-1", hung, cache_timeout=0.1)
+    node = await local_farm.node("node-1", hung, cache_timeout=0.1)
     started = time.monotonic()
-    async with farm.http.get(f"{node}/items/8") as reply:
+    async with local_farm.http.get(f"{node}/items/8") as reply:
         assert reply.status == 200
     # get (0.1 s) + set (0.1 s) + the middleware's get (0.1 s) + the source's 5 ms: well under a second.
     assert time.monotonic() - started < 1.0
     await hung.aclose()
 
 
-async def test_every_response_carries_the_farm_headers(farm: Farm, redis_cache: RedisCache) -> None:
-    first = await farm.node("node-1", redis_cache)
+async def test_every_response_carries_the_farm_headers(local_farm: LocalFarm, redis_cache: RedisCache) -> None:
+    first = await local_farm.node("node-1", redis_cache)
     await asyncio.sleep(0.01)
-    second = await farm.node("node-2", redis_cache)
+    second = await local_farm.node("node-2", redis_cache)
     started = {}
     for node in (first, second):
-        async with farm.http.get(f"{node}/stats") as reply:
+        async with local_farm.http.get(f"{node}/stats") as reply:
             stats = await reply.json()
             started[stats["node"]] = stats["started_at"]
     assert started["node-1"] < started["node-2"]
     for node, name in ((first, "node-1"), (second, "node-2")):
-        async with farm.http.get(f"{node}/items/1") as reply:
+        async with local_farm.http.get(f"{node}/items/1") as reply:
             assert reply.headers["X-Node"] == name
             # The start time comes from the cache, where the most recent node to start wrote its own.
             assert reply.headers["Last-Server-Start-Time"] == started["node-2"], name
     assert await redis_cache.aget("LastServerStartTime") == started["node-2"].encode()
 
 
-async def test_home_page_and_reset_cached_time(farm: Farm, redis_cache: RedisCache) -> None:
-    node = await farm.node("node-1", redis_cache)
-    async with farm.http.get(f"{node}/") as reply:
+async def test_home_page_and_reset_cached_time(local_farm: LocalFarm, redis_cache: RedisCache) -> None:
+    node = await local_farm.node("node-1", redis_cache)
+    async with local_farm.http.get(f"{node}/") as reply:
         page = await reply.text()
     assert 'id="node">node-1<' in page
     assert "Reset Cached Time" in page
     await redis_cache.aremove("CachedTime")
-    async with farm.http.get(f"{node}/") as reply:
+    async with local_farm.http.get(f"{node}/") as reply:
         assert "Cached Time Expired" in await reply.text()
-    async with farm.http.post(f"{node}/reset-cached-time") as reply:
+    async with local_farm.http.post(f"{node}/reset-cached-time") as reply:
         assert reply.status == 200  # followed the 303 back to the page
         assert "Cached Time Expired" not in await reply.text()
 
 
-async def test_stats_and_prometheus_metrics(farm: Farm, redis_cache: RedisCache) -> None:
-    node = await farm.node("node-7", redis_cache)
+async def test_stats_and_prometheus_metrics(local_farm: LocalFarm, redis_cache: RedisCache) -> None:
+    node = await local_farm.node("node-7", redis_cache)
     for _ in range(2):
-        async with farm.http.get(f"{node}/items/2"):
+        async with local_farm.http.get(f"{node}/items/2"):
             pass
-    async with farm.http.get(f"{node}/stats") as reply:
+    async with local_farm.http.get(f"{node}/stats") as reply:
         stats = await reply.json()
     assert (stats["hits"], stats["misses"], stats["source_calls"], stats["cache_errors"]) == (1, 1, 1, 0)
-    async with farm.http.get(f"{node}/metrics") as reply:
+    async with local_farm.http.get(f"{node}/metrics") as reply:
         text = await reply.text()
     assert 'farm_node_hits_total{node="node-7"} 1.0' in text
     assert 'farm_node_misses_total{node="node-7"} 1.0' in text
 
 
 async def test_concurrent_misses_of_one_item_on_a_node_share_one_source_read(
-    farm: Farm, redis_cache: RedisCache
+    local_farm: LocalFarm, redis_cache: RedisCache
 ) -> None:
-    node = await farm.node("node-1", redis_cache)
+    node = await local_farm.node("node-1", redis_cache)
 
     async def read() -> tuple[int, int]:
-        async with farm.http.get(f"{node}/items/8") as reply:
+        async with local_farm.http.get(f"{node}/items/8") as reply:
             return reply.status, (await reply.json())["version"]
 
     assert await asyncio.gather(*(read() for _ in range(12))) == [(200, 1)] * 12
-    assert await farm.source_reads() == 1
+    assert await local_farm.source_reads() == 1
 
 
-async def test_concurrent_misses_all_fail_when_the_source_store_is_down(farm: Farm) -> None:
+async def test_concurrent_misses_all_fail_when_the_source_store_is_down(local_farm: LocalFarm) -> None:
     settings = NodeSettings(name="node-1", source_url=f"http://127.0.0.1:{free_port()}", cache_url=None)
-    node = await farm.stack.enter_async_context(serve(create_node(settings, cache=MemoryCache())))
+    node = await local_farm.stack.enter_async_context(serve(create_node(settings, cache=MemoryCache())))
 
     async def read() -> int:
-        async with farm.http.get(f"{node}/items/8") as reply:
+        async with local_farm.http.get(f"{node}/items/8") as reply:
             assert "source store unavailable" in await reply.text()
             return reply.status
 
     assert await asyncio.gather(*(read() for _ in range(6))) == [502] * 6
 
 
-async def test_without_a_cache_concurrent_reads_each_go_to_the_source_store(farm: Farm) -> None:
+async def test_without_a_cache_concurrent_reads_each_go_to_the_source_store(local_farm: LocalFarm) -> None:
     """Sharing a read in flight is safe only when writes leave their version in a cache: here none does."""
-    node = await farm.node("node-1", None)
+    node = await local_farm.node("node-1", None)
 
     async def read() -> int:
-        async with farm.http.get(f"{node}/items/8") as reply:
+        async with local_farm.http.get(f"{node}/items/8") as reply:
             return reply.status
 
     assert await asyncio.gather(*(read() for _ in range(12))) == [200] * 12
-    assert await farm.source_reads() == 12
+    assert await local_farm.source_reads() == 12

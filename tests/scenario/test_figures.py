@@ -36,8 +36,11 @@ def item(start: float, node: str, hit: bool, key: int = 1) -> Record:
 
 def test_thresholds_read_as_written_and_an_unmeasured_figure_fails() -> None:
     assert [describe(0), describe({"min": 0.95}), describe({"max": 1.0}), describe({"min": 1, "max": 3})] == [
-        "== 0", ">= 0.95", "<= 1", "between 1 and 3",
-    ]  # fmt: skip
+        "== 0",
+        ">= 0.95",
+        "<= 1",
+        "between 1 and 3",
+    ]
     assert holds(0, 0.0)
     assert not holds(0, 1.0)
     assert holds({"min": 0.95}, 0.95)
@@ -45,8 +48,9 @@ def test_thresholds_read_as_written_and_an_unmeasured_figure_fails() -> None:
     assert not holds({"min": 0}, None)
     verdicts = judge({"errors": 0, "hit_ratio": {"min": 0.9}}, Figures({"errors": 2, "hit_ratio": None}), line=7)
     assert [(v.name, v.value, v.passed) for v in verdicts] == [
-        ("line 7: errors == 0", 2, False), ("line 7: hit_ratio >= 0.9", None, False),
-    ]  # fmt: skip
+        ("line 7: errors == 0", 2, False),
+        ("line 7: hit_ratio >= 0.9", None, False),
+    ]
 
 
 def test_the_first_reads_of_a_node_once_it_is_back_from_a_restart() -> None:
@@ -70,8 +74,9 @@ def test_last_server_start_time_must_be_the_latest_start_a_second_after_it() -> 
         page(11.6, "node-2", last_start=0.3),  # still the old start time: a mismatch
     ]
     assert start_time_mismatches(records, starts, EPOCH_WALL) == 1
-    figures = measure([*records, page(12.0, "node-1", 10.0, cached=None)], source=SourceCount(), starts=starts,
-                      epoch_wall=EPOCH_WALL)  # fmt: skip
+    figures = measure(
+        [*records, page(12.0, "node-1", 10.0, cached=None)], source=SourceCount(), starts=starts, epoch_wall=EPOCH_WALL
+    )
     assert figures.values["cached_time_values"] == 1
     assert figures.values["cached_time_expired"] == 1
     assert figures.values["source_requests_per_key"] is None, "home page reads are not items"

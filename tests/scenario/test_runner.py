@@ -162,6 +162,23 @@ async def test_a_cache_outage_costs_hits_not_requests(tmp_path: Path) -> None:
 async def test_cache_steps_are_notes_when_the_farm_has_no_cache_server(tmp_path: Path) -> None:
     result = await run(CACHE_OUTAGE, "memory", tmp_path / "farm")
     assert [e.label for e in result.events][:2] == [
-        "cache stop: not a server of this farm", "cache start: not a server of this farm",
-    ]  # fmt: skip
+        "cache stop: not a server of this farm",
+        "cache start: not a server of this farm",
+    ]
     assert [e.kind for e in result.events] == ["note", "note", "kill"]
+
+
+async def test_a_rolling_restart_records_one_event_per_node_as_each_is_back(tmp_path: Path) -> None:
+    text = """
+name: rolling
+farm: {nodes: 2, source_latency_ms: 1}
+steps:
+  - load: {duration_s: 2.5, concurrency: 2, keys: 10, background: true}
+  - restart: {all: true, rolling: true}
+  - expect: {errors: 0, hit_ratio_after_restart: {min: 0.9}}
+"""
+    result = await run(text, "redis", tmp_path / "farm")
+    assert [(e.kind, e.node) for e in result.events] == [("restart", "node-1"), ("restart", "node-2")]
+    first, second = result.events
+    assert first.start < first.end <= second.start < second.end, "one node at a time, each event its own span"
+    assert [v.passed for v in result.verdicts] == [True, True], result.verdicts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -194,7 +195,22 @@ def test_every_step_kind_is_in_the_schema_with_its_own_body() -> None:
 def test_every_shipped_scenario_is_valid() -> None:
     shipped = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
     assert [p.stem for p in shipped] == [
-        "coherence", "demo", "redis-vs-sql", "restarts", "sample", "scale", "source-load",
-    ]  # fmt: skip
+        "coherence",
+        "demo",
+        "redis-vs-sql",
+        "restarts",
+        "sample",
+        "scale",
+        "source-load",
+    ]
     for path in shipped:
         assert load_scenario(path).name == path.stem
+
+
+def test_a_load_body_is_a_load_spec_and_the_steps_own_fields() -> None:
+    """A field added to LoadSpec and the schema reaches the load: nothing lists them a third time."""
+    spec_fields = {f.name for f in dataclasses.fields(LoadSpec)} - {"seed", "fixed_keys"}
+    assert set(LoadStep.schema["properties"]) == spec_fields | {"name", "seed", "background"}
+    step = parse_scenario("name: s\nsteps:\n  - load: {requests: 5, keys: 3, zipf_s: 1.5, read_ratio: 0.5}\n").steps[0]
+    assert isinstance(step, LoadStep)
+    assert (step.spec.keys, step.spec.zipf_s, step.spec.read_ratio) == (3, 1.5, 0.5)

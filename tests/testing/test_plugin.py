@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from farm.scenario.errors import ScenarioSpecError
+from farm.scenario.fresh_farm import INTERRUPTED
 from farm.testing import RunningFarm, RunScenario
 from tests.processes import alive
 
@@ -45,23 +46,51 @@ def test_a_parameter_overrides_the_marker(farm: RunningFarm) -> None:
     assert farm.status()["cache_kind"] == "none"
 
 
-def test_the_environment_picks_the_cache_as_farm_up_does(pytester: pytest.Pytester) -> None:
+def test_options_settings_and_paths_as_a_user_meets_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment picks the cache; a developer's own FARM_* settings never reach a test's farm; bad options
+    are named; a scenario file is found next to the test that names it."""
+    monkeypatch.setenv("FARM_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("FARM_ENV", "production")
+    pytester.makefile(".yaml", tiny="name: tiny\nfarm: {nodes: 1, caches: [none]}\nsteps:\n  - wait: 0.1\n")
     pytester.makepyfile(
         """
+        import os
         import pytest
 
         @pytest.mark.farm(nodes=1, environment="development")
         def test_development_means_memory(farm):
             assert farm.status()["cache_kind"] == "memory"
 
+        @pytest.mark.farm(nodes=1, cache="redis")
+        def test_redis_means_a_private_server(farm):
+            assert farm.stop_cache() is None and farm.start_cache() is None
+            assert ":1/0" not in farm.status()["cache"]
+
+        @pytest.mark.farm(nodes=1)
+        def test_no_cache_and_no_environment_means_development(farm):
+            assert farm.status()["cache_kind"] == "memory", "FARM_ENV is not read"
+
         @pytest.mark.farm(nodes=1, colour="blue")
         def test_an_unknown_option_is_named(farm):
             pass
+
+        @pytest.mark.parametrize("farm", ["redis"], indirect=True)
+        def test_a_parameter_that_is_not_a_dict_is_named(farm):
+            pass
+
+        def test_a_relative_scenario_path_is_looked_for_beside_the_test(run_scenario, tmp_path):
+            os.chdir(tmp_path)
+            outcome = run_scenario("tiny.yaml")
+            assert outcome.passed and outcome.out.name == "scenario-1"
+            assert run_scenario("tiny.yaml").out.name == "scenario-2", "a second run keeps the first one's reports"
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(passed=4, errors=2)
     result.stdout.re_match_lines([r".*farm options \['colour'\]: use nodes, cache, environment.*"])
+    result.stdout.re_match_lines([r".*an indirect parameter of the farm fixture is a dict of nodes, cache.*'redis'.*"])
 
 
 def test_a_failing_test_leaves_no_farm_process_behind(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -110,6 +139,7 @@ def test_run_scenario_returns_figures_and_verdicts(run_scenario: RunScenario) ->
     ]
     assert [v.passed for v in outcome.verdicts("memory")] == [True, False], "memory starts cold, as expected"
     assert outcome.failures() == []
+    assert repr(outcome) == f"<ScenarioOutcome small on memory, redis: passed; reports in {outcome.out}>"
     assert sorted(p.name for p in outcome.out.iterdir()) == [
         "history.jsonl",
         "junit.xml",
@@ -138,9 +168,38 @@ def test_the_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> None:
 
 def test_the_users_example_passes(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "examples/test_my_farm.py", "-q", "-p", "no:cacheprovider",
-         "--basetemp", str(tmp_path / "base")],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "examples/test_my_farm.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(tmp_path / "base"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_run_scenario_passes_an_interrupt_on_once_the_reports_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a scenario ends the test run as it would without one, after the teardown and the reports."""
+    from farm.scenario.result import CacheResult
+    from farm.testing import scenarios
+
+    def interrupted(*args: object, **kwargs: object) -> list[CacheResult]:
+        return [CacheResult("memory", failure=INTERRUPTED)]
+
+    monkeypatch.setattr(scenarios, "run_caches", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scenarios.run_scenario({"name": "s", "steps": [{"wait": 1}]}, out=tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text())["caches"][0]["failure"] == INTERRUPTED

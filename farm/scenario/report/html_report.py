@@ -78,8 +78,10 @@ def _cache_section(result: CacheResult) -> str:
 
 def _expiry(scenario: Scenario) -> str:
     sliding, absolute = scenario.farm.item_sliding_s, scenario.farm.item_absolute_s
-    parts = [f"{sliding:g} s after their last read" if sliding else "",
-             f"{absolute:g} s after they were set" if absolute else ""]  # fmt: skip
+    parts = [
+        f"{sliding:g} s after their last read" if sliding else "",
+        f"{absolute:g} s after they were set" if absolute else "",
+    ]
     found = " or ".join(p for p in parts if p)
     return f"cached items expire {found}" if found else "cached items never expire"
 

@@ -10,8 +10,6 @@ from farm.scenario.report.junit import write_junit
 from farm.scenario.result import CacheResult
 from farm.scenario.spec import Scenario
 
-REPORT_FILES = ("report.json", "junit.xml", "report.html", "history.jsonl")
-
 
 def write_reports(out: Path, scenario: Scenario, results: list[CacheResult], started: str) -> None:
     write_json_report(out / "report.json", build_report(scenario, results, started))

@@ -12,8 +12,10 @@ matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
 
+from farm.scenario.history import NOTE
 from farm.scenario.report.series import series
 from farm.scenario.result import CacheResult
+from farm.scenario.steps import STEP_TYPES
 
 PANELS = (
     ("requests/s", ("requests",)),
@@ -22,8 +24,7 @@ PANELS = (
     ("latency ms", ("p50_ms", "p99_ms")),
     ("errors/s", ("errors",)),
 )
-EVENT_COLOURS = {"restart": "tab:orange", "add": "tab:green", "remove": "tab:purple", "kill": "tab:red",
-                 "pause": "tab:brown", "resume": "tab:olive", "cache": "tab:pink", "note": "tab:gray"}  # fmt: skip
+EVENT_COLOURS = {kind: step.colour for kind, step in STEP_TYPES.items()} | {NOTE: "tab:gray"}
 
 
 def cache_figure_png(result: CacheResult) -> bytes:
@@ -49,10 +50,17 @@ def cache_figure_png(result: CacheResult) -> bytes:
     top = axes[0]
     for index, event in enumerate(result.events):
         top.annotate(
-            event.label, xy=(event.start, 1), xycoords=("data", "axes fraction"), rotation=45, fontsize=7,
-            xytext=(0, 2 + 10 * (index % 2)), textcoords="offset points", ha="left", va="bottom",
+            event.label,
+            xy=(event.start, 1),
+            xycoords=("data", "axes fraction"),
+            rotation=45,
+            fontsize=7,
+            xytext=(0, 2 + 10 * (index % 2)),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
             color=EVENT_COLOURS.get(event.kind, "tab:gray"),
-        )  # fmt: skip
+        )
     axes[-1].set_xlabel("seconds since the scenario started")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)

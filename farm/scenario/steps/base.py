@@ -5,13 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, ParamSpec, Protocol, Self, TypeVar
 
 from farm.config import CacheChoice
 from farm.scenario.history import Event, Record
 from farm.state import FarmState
 from farm.topology import Farm, NodeRestarted
 
+P = ParamSpec("P")
 T = TypeVar("T")
 JsonSchema = dict[str, Any]
 
@@ -43,7 +44,7 @@ class StepContext(Protocol):
     def events_from_thread(self, kind: str) -> NodeRestarted:
         """A callback a blocking farm action calls (in its thread) as each node is done."""
 
-    async def blocking(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def blocking(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Runs a blocking farm action in a thread, so that background loads go on meanwhile."""
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None: ...
@@ -62,6 +63,12 @@ class Step(ABC):
     messages: ClassVar[dict[str, str]] = {}
     """Plain words for schema rules (by validator) whose generic jsonschema wording would not tell a user what to
     write."""
+    colour: ClassVar[str] = "tab:gray"
+    """How report.html marks the events this step records."""
+    restarts_node: ClassVar[bool] = False
+    """Its events put a node back cold if the cache is not shared: ``hit_ratio_after_restart`` judges them."""
+    adds_node: ClassVar[bool] = False
+    """Its events bring a new node: ``hit_ratio_after_add`` judges them."""
 
     line: int
     """Where the step is in the scenario file."""
@@ -82,9 +89,11 @@ class Step(ABC):
     async def run(self, ctx: StepContext, index: int) -> None: ...
 
 
-async def timed(ctx: StepContext, kind: str, node: str | None, label: str, action: Callable[..., T], *args: Any) -> T:
+async def timed(
+    ctx: StepContext, kind: str, node: str | None, label: str, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
     """A blocking farm action that becomes one event on the report's time axis."""
     began = ctx.now()
-    result = await ctx.blocking(action, *args)
+    result = await ctx.blocking(action, *args, **kwargs)
     ctx.add_event(Event(began, ctx.now(), kind, node, label))
     return result

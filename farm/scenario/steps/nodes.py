@@ -13,6 +13,8 @@ from farm.scenario.steps.base import NODE_NAME, JsonSchema, Step, StepContext, t
 @dataclass(frozen=True, kw_only=True)
 class RestartStep(Step):
     kind: ClassVar[str] = "restart"
+    colour: ClassVar[str] = "tab:orange"
+    restarts_node: ClassVar[bool] = True
     schema: ClassVar[JsonSchema] = {
         "type": "object",
         "properties": {"node": NODE_NAME, "all": {"const": True}, "rolling": {"type": "boolean"}},
@@ -52,6 +54,8 @@ class RestartStep(Step):
 @dataclass(frozen=True, kw_only=True)
 class AddStep(Step):
     kind: ClassVar[str] = "add"
+    colour: ClassVar[str] = "tab:green"
+    adds_node: ClassVar[bool] = True
     schema: ClassVar[JsonSchema] = {
         "type": "object",
         "properties": {"count": {"type": "integer", "minimum": 1}},
@@ -78,36 +82,15 @@ class AddStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemoveStep(Step):
-    kind: ClassVar[str] = "remove"
+class OneNodeStep(Step):
+    """A step that acts on the one node it names."""
+
     schema: ClassVar[JsonSchema] = {
         "type": "object",
         "properties": {"node": NODE_NAME},
         "required": ["node"],
         "additionalProperties": False,
     }
-    fields_doc: ClassVar[str] = "`node`"
-    doc: ClassVar[str] = "Drained at the proxy, then stopped."
-
-    node: str
-
-    @classmethod
-    def parse(cls, body: Any, line: int) -> Self:
-        return cls(line=line, node=body["node"])
-
-    def describe(self) -> str:
-        return f"remove {self.node}"
-
-    async def run(self, ctx: StepContext, index: int) -> None:
-        ctx.farm_changed(await timed(ctx, self.kind, self.node, self.describe(), ctx.farm.remove_node, self.node))
-
-
-@dataclass(frozen=True, kw_only=True)
-class SignalStep(Step):
-    """A signal to one node; a subclass per signal names the step."""
-
-    signal: ClassVar[NodeSignal]
-    schema: ClassVar[JsonSchema] = RemoveStep.schema
     fields_doc: ClassVar[str] = "`node`"
 
     node: str
@@ -119,6 +102,23 @@ class SignalStep(Step):
     def describe(self) -> str:
         return f"{self.kind} {self.node}"
 
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveStep(OneNodeStep):
+    kind: ClassVar[str] = "remove"
+    colour: ClassVar[str] = "tab:purple"
+    doc: ClassVar[str] = "Drained at the proxy, then stopped."
+
+    async def run(self, ctx: StepContext, index: int) -> None:
+        ctx.farm_changed(await timed(ctx, self.kind, self.node, self.describe(), ctx.farm.remove_node, self.node))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalStep(OneNodeStep):
+    """A signal to one node; a subclass per signal names the step."""
+
+    signal: ClassVar[NodeSignal]
+
     async def run(self, ctx: StepContext, index: int) -> None:
         await timed(ctx, self.kind, self.node, self.describe(), ctx.farm.signal_node, self.node, self.signal)
 
@@ -127,18 +127,22 @@ class SignalStep(Step):
 class KillStep(SignalStep):
     kind: ClassVar[str] = NodeSignal.KILL.value
     signal: ClassVar[NodeSignal] = NodeSignal.KILL
-    doc: ClassVar[str] = "SIGKILL; supervisord starts it again, as after a crash."
+    doc: ClassVar[str] = NodeSignal.KILL.effect
+    colour: ClassVar[str] = "tab:red"
+    restarts_node: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class PauseStep(SignalStep):
     kind: ClassVar[str] = NodeSignal.PAUSE.value
     signal: ClassVar[NodeSignal] = NodeSignal.PAUSE
-    doc: ClassVar[str] = "SIGSTOP: a node that hangs, holding its connections."
+    doc: ClassVar[str] = NodeSignal.PAUSE.effect
+    colour: ClassVar[str] = "tab:brown"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ResumeStep(SignalStep):
     kind: ClassVar[str] = NodeSignal.RESUME.value
     signal: ClassVar[NodeSignal] = NodeSignal.RESUME
-    doc: ClassVar[str] = "SIGCONT: the paused node answers again."
+    doc: ClassVar[str] = NodeSignal.RESUME.effect
+    colour: ClassVar[str] = "tab:olive"

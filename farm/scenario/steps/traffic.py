@@ -6,10 +6,12 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
 from farm.errors import FarmError
+from farm.scenario.keys import DISTRIBUTIONS
 from farm.scenario.load import DEFAULT_CONCURRENCY, LoadRun, LoadSpec, write_keys
 from farm.scenario.steps.base import NODE_NAME, POSITIVE, JsonSchema, Step, StepContext
 
-_SPEC_FIELDS = ("duration_s", "requests", "concurrency", "rate", "keys", "distribution", "zipf_s", "read_ratio", "page")
+_STEP_ONLY = ("name", "seed", "background")
+"""Body fields that are the step's own; every other one is a ``LoadSpec`` field of the same name."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +26,7 @@ class LoadStep(Step):
             "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
             "rate": POSITIVE,
             "keys": {"type": "integer", "minimum": 1},
-            "distribution": {"enum": ["uniform", "zipf"]},
+            "distribution": {"enum": list(DISTRIBUTIONS)},
             "zipf_s": {"type": "number", "exclusiveMinimum": 1},
             "read_ratio": {"type": "number", "minimum": 0, "maximum": 1},
             "seed": {"type": "integer"},
@@ -41,8 +43,9 @@ class LoadStep(Step):
     }
     fields_doc: ClassVar[str] = (
         f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
-        "(default 100); `distribution` `uniform` (default) or `zipf` with `zipf_s` (default 1.1); `read_ratio` "
-        "(default 1.0: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`"
+        f"(default {LoadSpec.keys}); `distribution` `uniform` (default) or `zipf` with `zipf_s` (default "
+        f"{LoadSpec.zipf_s}); `read_ratio` (default {LoadSpec.read_ratio}: reads only); `seed`; `page` `items` "
+        "(default) or `home`; `name`; `background`"
     )
     doc: ClassVar[str] = (
         "Clients send requests through the proxy: GET `/items/{key}` and, for `1 - read_ratio` of them, PUT of a "
@@ -59,7 +62,7 @@ class LoadStep(Step):
 
     @classmethod
     def parse(cls, body: Any, line: int) -> Self:
-        spec = LoadSpec(**{k: body[k] for k in _SPEC_FIELDS if k in body})
+        spec = LoadSpec(**{k: v for k, v in body.items() if k not in _STEP_ONLY})
         if spec.concurrency is None and spec.rate is None:
             spec = replace(spec, concurrency=DEFAULT_CONCURRENCY)
         return cls(

@@ -3,7 +3,7 @@ starts them: tests, benchmarks and examples never depend on, or disturb, servers
 
 from farm.testing.servers.mariadb import start_mariadb
 from farm.testing.servers.postgres import start_postgres
-from farm.testing.servers.process import ServerError, ServerProcess, free_port
+from farm.testing.servers.process import ServerError, ServerProcess
 from farm.testing.servers.redis import start_redis
 
-__all__ = ["ServerError", "ServerProcess", "free_port", "start_mariadb", "start_postgres", "start_redis"]
+__all__ = ["ServerError", "ServerProcess", "start_mariadb", "start_postgres", "start_redis"]

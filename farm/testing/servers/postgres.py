@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from farm.testing.servers.process import ServerError, ServerProcess, free_port, port_open
+from farm.ports import free_port, port_open
+from farm.testing.servers.process import ServerError, ServerProcess
 
 
 def _bin(name: str) -> str:

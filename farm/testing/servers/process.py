@@ -12,10 +12,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from farm.ports import free_port, port_open
-
-__all__ = ["ServerError", "ServerProcess", "free_port", "port_open", "require_executable"]
-
 
 class ServerError(RuntimeError):
     """A private server could not be installed, started or reached."""
