@@ -40,6 +40,9 @@ class MemoryCache(DistributedCache):
         self.evictions = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        self._write_locks: dict[str, tuple[str, float]] = {}
+        """Per key, the holder of its write lock and when the lease ends (see MemoryCoordination)."""
+        self._fences: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"MemoryCache(size_limit={self.size_limit}, entries={len(self._entries)}, size={self.size})"

@@ -22,28 +22,31 @@ TICKS_PER_MILLISECOND = 10_000
 # One round trip for a read that slides: HMGET, then PEXPIRE to min(absexp - now, sldexp) when the entry
 # has a sliding window. ARGV[1] is the client's "now" in UTC ticks, as .NET computes it on the client.
 # Lua numbers are doubles: ticks near 6.4e17 keep a precision of about 10 microseconds, well below 1 ms.
-SLIDE_SCRIPT = """
-local fields
-if ARGV[2] == '1' then
-  fields = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data')
-else
-  fields = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp')
-end
-local sliding = fields[2]
-if sliding and sliding ~= '-1' then
-  local ttl = tonumber(sliding)
-  local absolute = fields[1]
-  if absolute and absolute ~= '-1' then
-    local left = tonumber(absolute) - tonumber(ARGV[1])
-    if left < ttl then ttl = left end
+SLIDE_FUNCTION = """
+local function slide(key, now, with_data)
+  local fields
+  if with_data then
+    fields = redis.call('HMGET', key, 'absexp', 'sldexp', 'data')
+  else
+    fields = redis.call('HMGET', key, 'absexp', 'sldexp')
   end
-  local ms = math.floor(ttl / 10000)
-  if ms < 1 then ms = 1 end
-  redis.call('PEXPIRE', KEYS[1], ms)
+  local sliding = fields[2]
+  if sliding and sliding ~= '-1' then
+    local ttl = tonumber(sliding)
+    local absolute = fields[1]
+    if absolute and absolute ~= '-1' then
+      local left = tonumber(absolute) - tonumber(now)
+      if left < ttl then ttl = left end
+    end
+    local ms = math.floor(ttl / 10000)
+    if ms < 1 then ms = 1 end
+    redis.call('PEXPIRE', key, ms)
+  end
+  if with_data then return fields[3] end
+  return false
 end
-if ARGV[2] == '1' then return fields[3] end
-return false
 """
+SLIDE_SCRIPT = SLIDE_FUNCTION + "return slide(KEYS[1], ARGV[1], ARGV[2] == '1')\n"
 
 
 def hash_fields(value: bytes, expiry: Expiry) -> Mapping[Any, bytes | int]:

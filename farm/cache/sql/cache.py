@@ -61,7 +61,12 @@ class SqlCache(DistributedCache):
         slide_tolerance: float = 0.05,
         max_connections: int = 8,
         connect_timeout: int = 5,
+        statement_timeout: float | None = None,
+        pool_wait: float | None = None,
     ) -> None:
+        """``statement_timeout``: seconds after which the server abandons a statement (PostgreSQL
+        ``statement_timeout``, MariaDB ``max_statement_time``); ``pool_wait``: seconds a call may wait for a
+        free connection. Both keep a call that its caller gave up on from running on long after."""
         super().__init__(clock=clock, default_options=EntryOptions(sliding_expiration=default_sliding_expiration))
         if expired_items_deletion_interval < MINIMUM_SWEEP_INTERVAL:
             raise CacheConfigError(
@@ -82,7 +87,13 @@ class SqlCache(DistributedCache):
         self.sweep_batch_size = sweep_batch_size
         self.slide_tolerance = slide_tolerance
         self._connect_timeout = connect_timeout
-        self._pool = ConnectionPool(self._connect, max_connections)
+        if statement_timeout is not None and statement_timeout <= 0:
+            raise CacheConfigError(f"statement_timeout={statement_timeout!r}: must be a positive number of seconds")
+        self.statement_timeout = statement_timeout
+        try:
+            self._pool = ConnectionPool(self._connect, max_connections, pool_wait)
+        except ValueError as exc:
+            raise CacheConfigError(str(exc)) from None
         self._executor = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="sql-cache")
         ref = self.dialect.table_ref(self.target.schema, self.target.table)
         self._sql_select = self.dialect.select_entry(ref)
@@ -109,7 +120,10 @@ class SqlCache(DistributedCache):
             raise CacheConnectionError(f"cannot connect to {self.target.masked}: {_driver_message(exc)}") from exc
         if self.dialect.name == "sqlserver":
             conn.add_output_converter(SQL_SS_TIMESTAMPOFFSET, read_datetimeoffset)
-        for statement in self.dialect.session_setup():
+        setup = self.dialect.session_setup()
+        if self.statement_timeout is not None:
+            setup += self.dialect.statement_timeout(self.statement_timeout)
+        for statement in setup:
             conn.execute(statement).close()
         return conn
 

@@ -82,6 +82,22 @@ class Dialect(ABC):
         """Statements run once on every new connection."""
         return []
 
+    def statement_timeout(self, seconds: float) -> list[str]:
+        """Statements that make the server abandon any statement of this session after ``seconds``, so that a
+        statement the client gave up on cannot run on long after (none where the database has no such limit)."""
+        return []
+
+    clock_micros: ClassVar[str | None] = None
+    """The database's clock as epoch microseconds *when the statement runs* (not when its transaction began):
+    what write locks and deadlines compare with. None: the dialect has no write locks."""
+
+    fence_key_type: ClassVar[str] = f"varchar({KEY_COLUMN_LENGTH}) NOT NULL PRIMARY KEY"
+    table_suffix: ClassVar[str] = ""
+
+    def insert_ignore(self, ref: str, columns: str, values: str) -> str:
+        """An insert that does nothing where the key is already there."""
+        return f"INSERT INTO {ref} ({columns}) VALUES ({values}) ON CONFLICT ({self.quote('Id')}) DO NOTHING"
+
     # -- DDL ---------------------------------------------------------------------------------------
     @abstractmethod
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]: ...
@@ -174,6 +190,13 @@ class PostgreSQL(Dialect):
         # The ODBC driver hands timestamptz back as a naive time in the session's zone: pin it to UTC.
         return ["SET TIME ZONE 'UTC'"]
 
+    def statement_timeout(self, seconds: float) -> list[str]:
+        return [f"SET statement_timeout = {max(1, round(seconds * 1000))}"]
+
+    # clock_timestamp(), not now(): now() is the start of the transaction.
+    clock_micros = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS bigint)"
+    fence_key_type = f'varchar({KEY_COLUMN_LENGTH}) COLLATE "C" NOT NULL PRIMARY KEY'
+
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
         types = (
@@ -216,6 +239,17 @@ class MariaDB(Dialect):
 
     def session_setup(self) -> list[str]:
         return ["SET time_zone = '+00:00'"]
+
+    def statement_timeout(self, seconds: float) -> list[str]:
+        return [f"SET max_statement_time = {max(0.001, seconds):.3f}"]
+
+    # SYSDATE(6), not NOW(6): NOW() is the start of the statement's query, SYSDATE() the moment it is read.
+    clock_micros = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)"
+    fence_key_type = f"varchar({KEY_COLUMN_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY"
+    table_suffix = " ENGINE=InnoDB"
+
+    def insert_ignore(self, ref: str, columns: str, values: str) -> str:
+        return f"INSERT IGNORE INTO {ref} ({columns}) VALUES ({values})"
 
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""
@@ -268,6 +302,10 @@ class SQLite(Dialect):
     def session_setup(self) -> list[str]:
         # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
         return ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
+
+    # 'now' is read once per statement. SQLite runs in the client's own threads, which cannot be cancelled:
+    # a statement that waited for the database's lock past its deadline is refused by this clock.
+    clock_micros = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
 
     def create_table(self, schema: str | None, table: str, *, if_not_exists: bool) -> list[str]:
         ref, q, guard = self.table_ref(schema, table), self.quote, "IF NOT EXISTS " if if_not_exists else ""

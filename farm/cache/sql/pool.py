@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 
 import pyodbc
+
+from farm.cache.errors import CacheConnectionError
 
 
 class ConnectionPool:
@@ -17,9 +20,14 @@ class ConnectionPool:
     cursor is one atomic list operation; the lock is only taken to open a connection or to wait for one.
     """
 
-    def __init__(self, connect: Callable[[], pyodbc.Connection], size: int) -> None:
+    def __init__(self, connect: Callable[[], pyodbc.Connection], size: int, wait: float | None = None) -> None:
+        """``wait``: seconds a caller may wait for a free connection before CacheConnectionError (None: no limit).
+        A caller whose own deadline has passed must not start its statement late."""
         if size < 1:
             raise ValueError(f"pool size={size}: must be at least 1")
+        if wait is not None and wait <= 0:
+            raise ValueError(f"pool wait={wait!r}: must be a positive number of seconds")
+        self._wait = wait
         self._connect = connect
         self._size = size
         self._idle: list[pyodbc.Cursor] = []
@@ -33,11 +41,15 @@ class ConnectionPool:
             return self._idle.pop()
         except IndexError:
             pass
+        deadline = None if self._wait is None else time.monotonic() + self._wait
         with self._changed:
             self._waiting += 1
             try:
                 while not self._idle and self._opened >= self._size:
-                    self._changed.wait(0.5)
+                    left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+                    if left <= 0:
+                        raise CacheConnectionError(f"no free connection in {self._wait:.3f} s ({self._size} in use)")
+                    self._changed.wait(left)
                 if self._idle:
                     return self._idle.pop()
                 self._opened += 1

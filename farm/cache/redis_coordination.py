@@ -1,0 +1,162 @@
+"""Write locks and guarded writes on Redis: each primitive is one Lua script, so one round trip and atomic.
+
+Scripts read the server's clock with ``TIME`` (Redis 5+ replicates a script's effects, not the script, so
+this is allowed) and refuse a call executed after its deadline. The entry is written as ``RedisCache.set``
+writes it (.NET's hash layout); the lock is a plain string key holding its owner, with the lease as its TTL,
+and the fence a string key holding the last fencing token (kept without TTL: a few bytes per written key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+from redis.exceptions import RedisError
+
+from farm.cache.coordination import (
+    FENCE_PREFIX,
+    LOCK_PREFIX,
+    LateCallError,
+    Lock,
+    Observation,
+    lease_milliseconds,
+    micros,
+)
+from farm.cache.keys import validate_key
+from farm.cache.options import EntryOptions
+from farm.cache.redis_cache import RedisCache
+from farm.cache.redis_layout import SLIDE_FUNCTION, hash_fields, script_args, ttl_milliseconds
+
+_CLOCK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+"""
+_WRITE = """
+local function write(key, absexp, sldexp, data, ttl)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'absexp', absexp, 'sldexp', sldexp, 'data', data)
+  if ttl ~= '' then redis.call('PEXPIRE', key, ttl) end
+end
+"""
+# KEYS: entry, fence, lock. ARGV: now in ticks. Returns {data or false, fence, locked 0/1}.
+GET_OBSERVING = (
+    SLIDE_FUNCTION
+    + """
+local data = slide(KEYS[1], ARGV[1], true)
+if data then return {data, '', 0} end
+return {false, redis.call('GET', KEYS[2]) or '0', redis.call('EXISTS', KEYS[3])}
+"""
+)
+# KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence, 0 when held, -1 when too late.
+ACQUIRE = (
+    _CLOCK
+    + """
+if now > tonumber(ARGV[3]) then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if fence < now then fence = now end
+redis.call('SET', KEYS[2], string.format('%.0f', fence))
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return fence
+"""
+)
+# KEYS: lock. ARGV: owner. Compare-and-delete.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS: entry, lock, fence. ARGV: owner, fence, deadline us, absexp, sldexp, data, ttl ms or ''.
+SET_IF_HOLDER = (
+    _CLOCK
+    + _WRITE
+    + """
+if now > tonumber(ARGV[3]) then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+write(KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return 1
+"""
+)
+# KEYS: entry, lock, fence. ARGV: seen fence, deadline us, absexp, sldexp, data, ttl ms or ''.
+ADD_IF_UNCHANGED = (
+    _CLOCK
+    + _WRITE
+    + """
+if now > tonumber(ARGV[2]) then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+write(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 1
+"""
+)
+
+
+class RedisCoordination:
+    """The ``Coordination`` primitives of a RedisCache, on its async client."""
+
+    def __init__(self, cache: RedisCache) -> None:
+        self.cache = cache
+        client = cache._aclient
+        self._get_observing = client.register_script(GET_OBSERVING)
+        self._acquire = client.register_script(ACQUIRE)
+        self._release = client.register_script(RELEASE)
+        self._set_if_holder = client.register_script(SET_IF_HOLDER)
+        self._add_if_unchanged = client.register_script(ADD_IF_UNCHANGED)
+
+    def _keys(self, key: str) -> tuple[str, str, str]:
+        key = validate_key(key, None)
+        prefix = self.cache.instance_name
+        return prefix + key, prefix + LOCK_PREFIX + key, prefix + FENCE_PREFIX + key
+
+    async def _call(self, script: Any, operation: str, key: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            result = await script(keys=list(keys), args=list(args))
+        except RedisError as exc:
+            raise self.cache._cache_error(exc, operation, key) from exc
+        if result == -1:
+            raise LateCallError(f"redis {operation} of {key!r} reached the server after its deadline: not applied")
+        return result
+
+    def _entry_args(self, key: str, value: bytes, options: EntryOptions | None) -> list[Any]:
+        _, value, expiry, now = self.cache._prepare_set(key, value, options)
+        fields = hash_fields(value, expiry)
+        ttl = ttl_milliseconds(expiry, now)
+        return [fields["absexp"], fields["sldexp"], value, "" if ttl is None else ttl]
+
+    async def aget_observing(self, key: str) -> tuple[bytes | None, Observation | None]:
+        entry, lock, fence = self._keys(key)
+        now_ticks = script_args(self.cache._clock(), True)[0]
+        data, seen_fence, locked = cast(
+            list[Any], await self._call(self._get_observing, "get", key, (entry, fence, lock), (now_ticks,))
+        )
+        if data is not None:
+            return bytes(data), None
+        return None, Observation(int(seen_fence), bool(locked))
+
+    async def aacquire(self, key: str, owner: str, lease: timedelta, deadline: float) -> Lock | None:
+        _, lock, fence = self._keys(key)
+        args = (owner, lease_milliseconds(lease), micros(deadline))
+        taken = int(await self._call(self._acquire, "lock", key, (lock, fence), args))
+        return Lock(key, owner, taken) if taken > 0 else None
+
+    async def arelease(self, key: str, owner: str) -> bool:
+        _, lock, _ = self._keys(key)
+        return bool(await self._call(self._release, "unlock", key, (lock,), (owner,)))
+
+    async def aset_if_holder(self, lock: Lock, value: bytes, options: EntryOptions | None, deadline: float) -> bool:
+        entry, lock_key, fence = self._keys(lock.key)
+        args = [lock.owner, str(lock.fence), micros(deadline), *self._entry_args(lock.key, value, options)]
+        return bool(await self._call(self._set_if_holder, "set", lock.key, (entry, lock_key, fence), args))
+
+    async def aadd_if_unchanged(
+        self, key: str, value: bytes, options: EntryOptions | None, seen: Observation, deadline: float
+    ) -> bool:
+        if seen.locked:
+            return False
+        entry, lock, fence = self._keys(key)
+        args = [str(seen.fence), micros(deadline), *self._entry_args(key, value, options)]
+        return bool(await self._call(self._add_if_unchanged, "add", key, (entry, lock, fence), args))
+
+    async def aremove(self, key: str) -> None:
+        await self.cache.aremove(key)
