@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
-from farm.source.catalog import BadItemUpdate, Catalog, ItemNotFound
+from farm.source.catalog import BadItemUpdate, Catalog, Item, ItemNotFound
 from farm.source.stats import SourceStats
+from farm.source.write_guard import WriteConditions, WriteGuard, WriteRefused
 
 UNKNOWN_NODE = "unknown"
 
@@ -32,6 +34,7 @@ STATS = web.AppKey("stats", SourceStats)
 SETTINGS = web.AppKey("settings", SourceSettings)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 RANDOM = web.AppKey("random", random.Random)
+GUARD = web.AppKey("write_guard", WriteGuard)
 
 
 async def _latency(app: web.Application) -> None:
@@ -66,27 +69,49 @@ async def put_item(request: web.Request) -> web.Response:
     item_id = _item_id(request)
     try:
         changes = await request.json()
+        conditions = WriteConditions.from_headers(request.headers)
     except json.JSONDecodeError as exc:
         raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}\n") from None
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
     app[STATS].count(write=True, key=str(item_id), node=request.headers.get("X-Node", UNKNOWN_NODE))
-    await _latency(app)
-    loop = asyncio.get_running_loop()
+    app[GUARD].arrived(item_id)
     try:
-        item = await loop.run_in_executor(app[EXECUTOR], app[CATALOG].update, item_id, changes)
+        await _latency(app)
+        loop = asyncio.get_running_loop()
+        item = await loop.run_in_executor(app[EXECUTOR], _guarded_update, app, item_id, changes, conditions)
     except ItemNotFound as exc:
         raise web.HTTPNotFound(text=f"{exc}\n") from None
     except BadItemUpdate as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except WriteRefused as refused:
+        raise _refusal(refused) from None
+    finally:
+        app[GUARD].left(item_id)
     return web.json_response(item.to_json())
 
 
+def _guarded_update(app: web.Application, item_id: int, changes: Any, conditions: WriteConditions) -> Item:
+    """In the catalog's thread: the fence and deadline checks and the update, with nothing in between."""
+    app[GUARD].check(item_id, conditions)
+    item = app[CATALOG].update(item_id, changes)
+    app[GUARD].applied(item_id, conditions)
+    return item
+
+
+def _refusal(refused: WriteRefused) -> web.HTTPException:
+    kind = web.HTTPConflict if refused.status == 409 else web.HTTPPreconditionFailed
+    return kind(text=f"{refused}\n")
+
+
 async def get_stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATS].to_json())
+    return web.json_response({**request.app[STATS].to_json(), **request.app[GUARD].to_json()})
 
 
 async def reset_stats(request: web.Request) -> web.Response:
     request.app[STATS].reset()
-    return web.json_response(request.app[STATS].to_json())
+    request.app[GUARD].reset()
+    return await get_stats(request)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -98,6 +123,7 @@ def create_app(settings: SourceSettings) -> web.Application:
     app[SETTINGS] = settings
     app[STATS] = SourceStats()
     app[RANDOM] = random.Random(settings.seed)
+    app[GUARD] = WriteGuard()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # One thread: the catalog's SQLite connection is used by one thread at a time, never on the loop.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,6 +59,9 @@ async def test_counters_are_exact_per_key_and_node(source: tuple[str, aiohttp.Cl
             "writes": 1,
             "by_key": {"1": 2, "2": 1, "3": 1},
             "by_node": {"node-1": 2, "node-2": 2},
+            "overlapping_writes": 0,
+            "fenced_writes": 0,
+            "late_writes": 0,
         }
     async with http.post("/stats/reset") as reply:
         assert (await reply.json())["requests"] == 0
@@ -71,3 +76,56 @@ async def test_latency_is_added_to_every_request(tmp_path: Path) -> None:
         async with http.get("/items/1") as reply:
             assert reply.status == 200
         assert time.monotonic() - started >= 0.06
+
+
+async def test_a_write_with_an_older_fence_than_one_applied_is_refused(
+    source: tuple[str, aiohttp.ClientSession],
+) -> None:
+    _, http = source
+    async with http.put("/items/4", json={"price": 1.0}, headers={"X-Fence": "20"}) as reply:
+        assert (await reply.json())["version"] == 2
+    async with http.put("/items/4", json={"price": 2.0}, headers={"X-Fence": "10"}) as reply:
+        assert reply.status == 409
+        assert "X-Fence 10 is older than 20" in await reply.text()
+    async with http.put("/items/4", json={"price": 3.0}, headers={"X-Fence": "20"}) as reply:
+        assert (await reply.json())["version"] == 3, "the same holder may write again"
+    async with http.put("/items/5", json={"price": 3.0}, headers={"X-Fence": "1"}) as reply:
+        assert reply.status == 200, "fences are per item"
+    async with http.put("/items/4", json={"price": 4.0}, headers={"X-Fence": "x"}) as reply:
+        assert reply.status == 400
+        assert "X-Fence must be a whole number" in await reply.text()
+    async with http.get("/stats") as reply:
+        assert (await reply.json())["fenced_writes"] == 1
+    async with http.get("/items/4") as reply:
+        assert (await reply.json())["version"] == 3
+
+
+async def test_a_write_whose_deadline_passed_before_it_was_applied_is_refused(tmp_path: Path) -> None:
+    """The source counts the write on arrival and applies it after its latency: past the deadline by then."""
+    app = create_app(SourceSettings(tmp_path / "catalog.db", items=5, latency_ms=100))
+    async with serve(app) as url, aiohttp.ClientSession(url) as http:
+        deadline = time.time() + 0.05
+        async with http.put("/items/1", json={"price": 1.0}, headers={"X-Deadline": f"{deadline:.6f}"}) as reply:
+            assert reply.status == 412
+        async with http.put("/items/1", json={"price": 1.0}, headers={"X-Deadline": f"{time.time() + 5:.6f}"}) as reply:
+            assert reply.status == 200
+            assert (await reply.json())["version"] == 2, "the late write was never applied"
+        async with http.get("/stats") as reply:
+            stats = await reply.json()
+        assert (stats["writes"], stats["late_writes"]) == (2, 1)
+
+
+async def test_overlapping_writes_of_one_item_are_counted(tmp_path: Path) -> None:
+    app = create_app(SourceSettings(tmp_path / "catalog.db", items=5, latency_ms=50))
+    async with serve(app) as url, aiohttp.ClientSession(url) as http:
+
+        async def put(item: int) -> int:
+            async with http.put(f"/items/{item}", json={"price": 1.0}) as reply:
+                return reply.status
+
+        assert await asyncio.gather(put(1), put(1), put(1), put(2)) == [200] * 4
+        async with http.get("/stats") as reply:
+            assert (await reply.json())["overlapping_writes"] == 2
+        assert await put(1) == 200
+        async with http.post("/stats/reset") as reply:
+            assert (await reply.json())["overlapping_writes"] == 0
