@@ -123,7 +123,7 @@ async def test_overlapping_writes_of_one_item_are_counted(tmp_path: Path) -> Non
             async with http.put(f"/items/{item}", json={"price": 1.0}) as reply:
                 return reply.status
 
-        assert await asyncio.gather(put(1), put(1), put(1), put(2)) == [200] * 4
+        assert list(await asyncio.gather(put(1), put(1), put(1), put(2))) == [200] * 4
         async with http.get("/stats") as reply:
             assert (await reply.json())["overlapping_writes"] == 2
         assert await put(1) == 200
