@@ -13,7 +13,7 @@ from aiohttp import web
 
 from farm.cache import mask_secrets
 from nodes.app import create_app
-from nodes.settings import SHUTDOWN_TIMEOUT_S, NodeSettings
+from nodes.settings import SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
@@ -28,22 +28,40 @@ def main() -> None:
     parser.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of items, seconds")
     parser.add_argument("--item-absolute", type=float, default=None, help="absolute expiration of items, seconds")
     parser.add_argument("--cache-timeout-ms", type=float, default=200.0, help="after this, serve from the source")
+    parser.add_argument(
+        "--source-timeout", type=float, default=10.0, help="seconds a source call may take (default 10)"
+    )
+    parser.add_argument(
+        "--write-policy",
+        choices=WRITE_POLICIES,
+        default="strict",
+        help="with the cache unreachable: refuse writes (strict, the default) or apply them (available)",
+    )
     args = parser.parse_args()
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
     if not cache_url:
         parser.error(f"give --cache URL, --cache none, or set {CACHE_URL_VARIABLE}")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
-    settings = NodeSettings(
+    try:
+        settings = node_settings(args, cache_url)
+    except ValueError as wrong:
+        parser.error(str(wrong))
+    logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    sys.exit(0)
+
+
+def node_settings(args: argparse.Namespace, cache_url: str) -> NodeSettings:
+    return NodeSettings(
         name=args.name,
         source_url=args.source.rstrip("/"),
         cache_url=None if cache_url == "none" else cache_url,
         item_sliding=timedelta(seconds=args.item_sliding) if args.item_sliding else None,
         item_absolute=timedelta(seconds=args.item_absolute) if args.item_absolute else None,
         cache_timeout=args.cache_timeout_ms / 1000,
+        source_timeout=args.source_timeout,
+        write_policy=args.write_policy,
     )
-    logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -1,55 +1,49 @@
 """The node: a plain aiohttp application that reads through the shared cache to the source store.
 
-Its cache, source client and settings are set up in ``cleanup_ctx`` and reached through typed ``AppKey``s,
-the way an ASP.NET Core app gets ``IDistributedCache`` by dependency injection.
+Its cache, source client and settings are set up in ``cleanup_ctx`` and reached through typed ``AppKey``s
+(nodes.state), the way an ASP.NET Core app gets ``IDistributedCache`` by dependency injection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp import web
 
 from farm.cache import DistributedCache, EntryOptions, from_url
-from nodes.cache_access import GuardedCache
+from farm.cache.coordination import Observation, deadline_after
+from farm.cache.sql.target import is_sql_url
+from nodes.cache_access import CacheUnavailable, GuardedCache
+from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
+from nodes.item_writes import write_item
 from nodes.pages import home_page
 from nodes.settings import NodeSettings
+from nodes.source_client import SourceReply
+from nodes.state import (
+    CACHE,
+    COUNTERS,
+    DEBTS,
+    LAST_START,
+    MISSES,
+    SETTINGS,
+    SOURCE,
+    STARTED_AT,
+    FarmStartTime,
+    source,
+)
 
 LAST_START_KEY = "LastServerStartTime"
+LAST_START_REFRESH_S = 1.0
+"""How often the farm's last start time is read from the cache: in the background, never per response."""
 CACHED_TIME_KEY = "CachedTime"
 CACHED_TIME_OPTIONS = EntryOptions(sliding_expiration=timedelta(seconds=20))
 
-SETTINGS = web.AppKey("settings", NodeSettings)
-CACHE = web.AppKey("cache", GuardedCache)
-SOURCE = web.AppKey("source", aiohttp.ClientSession)
-COUNTERS = web.AppKey("counters", NodeCounters)
-STARTED_AT = web.AppKey("started_at", str)
-MISSES = web.AppKey("misses", dict[str, "asyncio.Future[SourceReply]"])
-"""Source reads in flight, by cache key: concurrent misses of one item on a node share one."""
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class SourceReply:
-    """What the source store answered (or why it could not): each request that waited for it builds its own
-    response from it."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-    def response(self, headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(body=self.body, status=self.status, content_type=self.content_type, headers=headers)
 
 
 def utc_now_iso() -> str:
@@ -58,13 +52,13 @@ def utc_now_iso() -> str:
 
 @web.middleware
 async def farm_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every response says which node answered and the farm's last server start time, read from the cache."""
+    """Every response says which node answered and the farm's last server start time (refreshed in the
+    background: a hit costs one cache round trip, not two)."""
     app = request.app
     app[COUNTERS].add("requests")
     response = await handler(request)
-    last_start = await app[CACHE].get(LAST_START_KEY) if request.path != "/healthz" else None
     response.headers["X-Node"] = app[SETTINGS].name
-    response.headers["Last-Server-Start-Time"] = last_start.decode() if last_start else app[STARTED_AT]
+    response.headers["Last-Server-Start-Time"] = app[LAST_START].value
     return response
 
 
@@ -75,49 +69,44 @@ def _item_key(request: web.Request) -> tuple[str, str]:
     return raw, f"item:{raw}"
 
 
-async def _source(request: web.Request, method: str, path: str, body: bytes | None = None) -> SourceReply:
-    """One call to the source store; when it cannot be reached, a 502 that says so."""
-    app = request.app
-    app[COUNTERS].add("source_calls")
-    headers = {"X-Node": app[SETTINGS].name, "Content-Type": "application/json"}
-    try:
-        async with app[SOURCE].request(method, app[SETTINGS].source_url + path, data=body, headers=headers) as reply:
-            return SourceReply(reply.status, await reply.read())
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return SourceReply(502, f"source store unavailable: {exc}\n".encode(), "text/plain")
-
-
 async def get_item(request: web.Request) -> web.Response:
     app = request.app
     item_id, key = _item_key(request)
-    cached = await app[CACHE].get(key)
-    if cached is not None:
-        app[COUNTERS].add("hits")
-        return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
+    cache, coordination = app[CACHE], app[CACHE].coordination
+    seen: Observation | None = None
+    # While this node owes the cache an invalidation, the cache may hold an entry older than its own write.
+    if coordination is not None and not app[DEBTS].blocking_reads:
+        with contextlib.suppress(CacheUnavailable):
+            cached, seen = await cache.call(coordination.aget_observing(key), f"get of {key!r}")
+            if cached is not None:
+                app[COUNTERS].add("hits")
+                return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
     app[COUNTERS].add("misses")
-    reply = await _read_through(request, item_id, key)
+    reply = await _read_through(request, item_id, key, seen)
     return reply.response({"X-Cache": "MISS"})
 
 
-async def _read_and_add(request: web.Request, item_id: str, key: str) -> SourceReply:
-    reply = await _source(request, "GET", f"/items/{item_id}")
-    if reply.ok:
-        # Add, not set: a newer version that a writer put meanwhile stays.
-        await request.app[CACHE].add(key, reply.body, request.app[SETTINGS].item_options())
+async def _read_and_add(request: web.Request, item_id: str, key: str, seen: Observation | None) -> SourceReply:
+    reply = await source(request, "GET", f"/items/{item_id}")
+    cache = request.app[CACHE]
+    if reply.ok and seen is not None and not seen.locked and cache.coordination is not None:
+        # Only if no writer took the item's lock since the miss (farm.cache.coordination explains why that
+        # is enough): an older version never lands over a newer write's trace.
+        with contextlib.suppress(CacheUnavailable):
+            options, deadline = request.app[SETTINGS].item_options(), deadline_after(cache.timeout)
+            await cache.call(cache.coordination.aadd_if_unchanged(key, reply.body, options, seen, deadline), "add")
     return reply
 
 
-async def _read_through(request: web.Request, item_id: str, key: str) -> SourceReply:
-    """One source read per item at a time on this node: requests that miss while it is in flight wait
-    for it instead of sending their own. That read is no older than any write that finished before they
-    missed: such a write puts its version in the cache, and they would have hit it."""
-    app = request.app
-    if not app[CACHE].trusted:
-        # Without a (working) cache a write may leave no trace that a later request could hit, so a read
-        # already in flight may predate it: every request reads for itself.
-        return await _read_and_add(request, item_id, key)
-    misses = app[MISSES]
-    pending = misses.get(key)
+async def _read_through(request: web.Request, item_id: str, key: str, seen: Observation | None) -> SourceReply:
+    """One source read per item and observation at a time on this node: requests that miss with the same
+    fence and no lock held share it. No write took the lock between the first of them missing and the last, so
+    every write that finished before the last one missed was applied before the shared read began."""
+    if seen is None or seen.locked:
+        return await _read_and_add(request, item_id, key, seen)
+    misses = request.app[MISSES]
+    shared = (key, seen.fence)
+    pending = misses.get(shared)
     if pending is not None:
         try:
             return await asyncio.shield(pending)
@@ -125,42 +114,28 @@ async def _read_through(request: web.Request, item_id: str, key: str) -> SourceR
             if not pending.cancelled():
                 raise  # this request was cancelled
             # the request that was reading failed or was cancelled: read for ourselves
-    pending = misses[key] = asyncio.get_running_loop().create_future()
+    pending = misses[shared] = asyncio.get_running_loop().create_future()
     try:
-        reply = await _read_and_add(request, item_id, key)
+        reply = await _read_and_add(request, item_id, key, seen)
         pending.set_result(reply)
         return reply
     except BaseException:
         pending.cancel()  # waiters read for themselves: an exception object is not shared between requests
         raise
     finally:
-        if misses.get(key) is pending:
-            del misses[key]
+        if misses.get(shared) is pending:
+            del misses[shared]
 
 
 async def put_item(request: web.Request) -> web.Response:
-    app = request.app
     item_id, key = _item_key(request)
-    body = await request.read()
-    # Writers of one item, on any node, take turns: the source store and the cache see their writes in
-    # the same order, so the cache ends with the newest version. The cache gets the written version at
-    # once (write-through), which also stops a slower reader from adding the version it read before.
-    async with app[CACHE].lock(f"lock:{key}"):
-        reply = await _source(request, "PUT", f"/items/{item_id}", body)
-        if reply.ok:
-            await app[CACHE].set(key, reply.body, app[SETTINGS].item_options())
-    return reply.response()
+    return await write_item(request, item_id, key, await request.read())
 
 
 async def home(request: web.Request) -> web.Response:
     app = request.app
-    last_start = await app[CACHE].get(LAST_START_KEY)
     cached_time = await app[CACHE].get(CACHED_TIME_KEY)
-    page = home_page(
-        app[SETTINGS].name,
-        last_start.decode() if last_start else app[STARTED_AT],
-        cached_time.decode() if cached_time else None,
-    )
+    page = home_page(app[SETTINGS].name, app[LAST_START].value, cached_time.decode() if cached_time else None)
     return web.Response(text=page, content_type="text/html")
 
 
@@ -175,12 +150,33 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     app = request.app
-    return web.json_response({"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values})
+    return web.json_response(
+        {"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values, "debts": len(app[DEBTS])}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[COUNTERS].prometheus_text()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+async def refresh_last_start(app: web.Application) -> None:
+    """Reads the farm's last start time from the cache every LAST_START_REFRESH_S; keeps the last one read."""
+    while True:
+        await asyncio.sleep(LAST_START_REFRESH_S)
+        value = await app[CACHE].get(LAST_START_KEY)
+        if value is not None:
+            app[LAST_START].value = value.decode()
+
+
+def open_cache(settings: NodeSettings) -> DistributedCache | None:
+    """The cache of ``settings.cache_url``; a SQL cache gets server-side limits that match the node's timeout."""
+    if settings.cache_url is None:
+        return None
+    if is_sql_url(settings.cache_url):
+        limit = max(settings.cache_timeout * 5, 1.0)
+        return from_url(settings.cache_url, statement_timeout=limit, pool_wait=settings.cache_timeout)
+    return from_url(settings.cache_url)
 
 
 def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None) -> web.Application:
@@ -189,20 +185,29 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app[SETTINGS] = settings
     app[COUNTERS] = NodeCounters(settings.name)
     app[STARTED_AT] = utc_now_iso()
+    app[LAST_START] = FarmStartTime(app[STARTED_AT])
     app[MISSES] = {}
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        opened = cache
-        if opened is None and settings.cache_url is not None:
-            opened = await asyncio.to_thread(from_url, settings.cache_url)
+        opened = cache if cache is not None else await asyncio.to_thread(open_cache, settings)
         app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS])
-        timeout = aiohttp.ClientTimeout(total=10)
+        app[DEBTS] = CacheDebts(app[CACHE], settings.debt_retry)
+        timeout = aiohttp.ClientTimeout(total=settings.source_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
+            # HTTP calls PUT idempotent, and aiohttp sends one again after a dropped connection; the source
+            # store bumps the version on every PUT, so a resent write would be applied twice. No resending.
+            session._retry_connection = False
             app[SOURCE] = session
             # As in the sample: the most recent server to start overwrites the farm's start time.
             await app[CACHE].set(LAST_START_KEY, app[STARTED_AT].encode())
             await app[CACHE].set(CACHED_TIME_KEY, app[STARTED_AT].encode(), CACHED_TIME_OPTIONS)
-            yield
+            refresher = asyncio.create_task(refresh_last_start(app), name="last-start-refresh")
+            try:
+                async with app[DEBTS].running():
+                    yield
+            finally:
+                refresher.cancel()
+                await asyncio.gather(refresher, return_exceptions=True)
         if opened is not None and cache is None:
             await opened.aclose()
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-FIELDS = ("requests", "hits", "misses", "source_calls", "cache_errors")
 HELP = {
     "requests": "HTTP requests served",
     "hits": "item reads answered from the cache",
     "misses": "item reads that went to the source store",
     "source_calls": "requests sent to the source store",
     "cache_errors": "cache calls that failed or timed out (the request was served anyway)",
+    "refused_writes": "writes refused before anything was written: the cache could not be kept coherent",
+    "uncertain_writes": "writes answered 503 that may have been applied (cache or source did not confirm)",
+    "unguarded_writes": "writes applied without the cache's lock (write policy 'available', cache unreachable)",
+    "busy_writes": "writes answered 503 because another write of the item held its lock too long",
+    "debts_owed": "cache invalidations and lock releases the node could not make and owes the cache",
+    "debts_paid": "owed invalidations and lock releases made once the cache answered",
 }
+FIELDS = tuple(HELP)
 
 
 class NodeCounters:

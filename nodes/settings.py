@@ -1,14 +1,20 @@
-"""What a node is told at start: its name, where the source store and the cache are, how long items live."""
+"""What a node is told at start: its name, where the source store and the cache are, how long items live, and
+how it keeps the cache coherent with the source store when either fails."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from farm.cache import EntryOptions
 
 SHUTDOWN_TIMEOUT_S = 10.0
 """After SIGTERM, how long requests in flight get to finish before the node exits (supervisord waits as long)."""
+WRITE_POLICIES = ("strict", "available")
+WritePolicy = Literal["strict", "available"]
+LEASE_MARGIN_S = 1.0
+"""Added to a lock's lease beyond the work it guards: scheduling delays of a busy machine."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,8 +27,37 @@ class NodeSettings:
     item_absolute: timedelta | None = None
     cache_timeout: float = 0.2
     """Seconds a cache call may take before the node serves from the source store instead."""
+    source_timeout: float = 10.0
+    """Seconds a call to the source store may take; a write also tells the source not to apply it later."""
+    write_policy: WritePolicy = "strict"
+    """strict: a write the cache cannot be kept coherent with is refused (503) before anything is written.
+    available: it is applied, and the cache is repaired when it answers again (bounded staleness)."""
+    lock_wait: float = 4.0
+    """Seconds a write waits for another write of the same item before answering 503 (below the proxy's 5 s)."""
+    debt_retry: float = 0.1
+    """Seconds between attempts to pay what the node owes an unreachable cache."""
+
+    def __post_init__(self) -> None:
+        for name in ("cache_timeout", "source_timeout", "lock_wait", "debt_retry"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name}={value!r}: must be a positive number of seconds")
+        if self.write_policy not in WRITE_POLICIES:
+            raise ValueError(f"write_policy={self.write_policy!r}: use one of {', '.join(WRITE_POLICIES)}")
 
     def item_options(self) -> EntryOptions:
         return EntryOptions(
             absolute_expiration_relative_to_now=self.item_absolute, sliding_expiration=self.item_sliding
         )
+
+    @property
+    def lock_lease(self) -> timedelta:
+        """Outlives the work a lock guards: taking it, the source write (bounded by its deadline), the cache
+        write, and a margin. A holder that overruns it is fenced off anyway."""
+        return timedelta(seconds=self.source_timeout + 3 * self.cache_timeout + LEASE_MARGIN_S)
+
+    @property
+    def stale_window(self) -> float:
+        """Seconds after which no reader that missed before a write can still add what it read: its source
+        read ends within source_timeout and its add carries a deadline of cache_timeout."""
+        return self.source_timeout + 2 * self.cache_timeout

@@ -1,0 +1,134 @@
+"""PUT /items/{id}: the write path that keeps the shared cache coherent with the source store.
+
+Writers of one item take its lock (see nodes.write_lock), write the source with the lock's fence and a
+deadline, then put the new version in the cache only while they still hold the lock. Whatever cannot be
+confirmed is not acknowledged: the answer is 503, and the node owes the cache an invalidation (see
+nodes.cache_debts). With the cache unreachable, the strict policy refuses the write before anything is
+written; the available policy writes the source and owes the invalidation.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from farm.cache.coordination import Coordination, Lock, deadline_after
+from farm.source.write_guard import DEADLINE_HEADER, FENCE_HEADER
+from nodes.cache_access import CacheUnavailable
+from nodes.source_client import SourceReply
+from nodes.state import CACHE, COUNTERS, DEBTS, SETTINGS, source
+from nodes.write_lock import LockBusy, LockUnavailable, take_lock
+
+RETRY_AFTER_S = "1"
+DEADLINE_MARGIN_S = 0.05
+"""After a write's deadline, how long before the node counts on the source not applying it any more."""
+
+
+def unavailable(text: str) -> web.Response:
+    return web.Response(status=503, text=text + "\n", headers={"Retry-After": RETRY_AFTER_S})
+
+
+async def write_item(request: web.Request, item_id: str, key: str, body: bytes) -> web.Response:
+    app = request.app
+    cache, debts, counters = app[CACHE], app[DEBTS], app[COUNTERS]
+    coordination = cache.coordination
+    path = f"/items/{item_id}"
+    if coordination is None:  # no cache: nothing to keep coherent
+        return (await source(request, "PUT", path, body)).response()
+    if debts.blocking_reads and not await debts.pay():
+        return await _cache_unreachable(request, path, key, body)
+    try:
+        lock = await take_lock(cache, coordination, key, app[SETTINGS])
+    except LockBusy:
+        counters.add("busy_writes")
+        return unavailable(f"another write of item {item_id} is in progress: try again")
+    except LockUnavailable as lost:
+        debts.owe_release(key, lost.owner)  # the attempt may have taken the lock all the same
+        return await _cache_unreachable(request, path, key, body)
+    return await _write_holding(request, path, lock, coordination, body)
+
+
+async def _cache_unreachable(request: web.Request, path: str, key: str, body: bytes) -> web.Response:
+    app = request.app
+    settings, counters = app[SETTINGS], app[COUNTERS]
+    if settings.write_policy == "strict":
+        counters.add("refused_writes")
+        return unavailable("the cache does not answer, so this write could not be kept coherent: nothing was written")
+    # available: the write lands without the lock, and the node owes the invalidation, once the cache answers and
+    # once more after every reader that missed before this write has had its last chance to add what it read.
+    counters.add("unguarded_writes")
+    deadline = time.time() + settings.source_timeout
+    reply = await source(request, "PUT", path, body, {DEADLINE_HEADER: f"{deadline:.6f}"})
+    if not reply.refused:
+        app[DEBTS].owe_invalidation(key)
+        app[DEBTS].owe_invalidation(key, after=settings.source_timeout + settings.stale_window)
+    return reply.response()
+
+
+async def _write_holding(
+    request: web.Request, path: str, lock: Lock, coordination: Coordination, body: bytes
+) -> web.Response:
+    app = request.app
+    cache, debts, counters, settings = app[CACHE], app[DEBTS], app[COUNTERS], app[SETTINGS]
+    key = lock.key
+    deadline = time.time() + settings.source_timeout
+    headers = {FENCE_HEADER: str(lock.fence), DEADLINE_HEADER: f"{deadline:.6f}"}
+    reply = await source(request, "PUT", path, body, headers)
+    if reply.refused:  # not applied: nothing to repair
+        await _release(request, lock)
+        return _refused_by_source(reply)
+    if not reply.ok:  # no answer: the source may apply it until its deadline, and no later
+        counters.add("uncertain_writes")
+        await _invalidate(request, key)
+        # Readers add nothing while the lock is held: keep it until the source can no longer apply the write.
+        debts.owe_release(key, lock.owner, after=deadline - time.time() + DEADLINE_MARGIN_S)
+        return unavailable(f"the source store did not confirm the write, which may have been applied: {_text(reply)}")
+    try:
+        held = await cache.call(
+            coordination.aset_if_holder(lock, reply.body, settings.item_options(), deadline_after(cache.timeout)),
+            f"set of {key!r}",
+        )
+    except CacheUnavailable:
+        counters.add("uncertain_writes")
+        debts.owe_invalidation(key)
+        debts.owe_release(key, lock.owner)
+        return unavailable("the write may have been applied, but the cache did not confirm it: it is not yet coherent")
+    if not held and not await _invalidate(request, key):  # the lease ended: a newer writer may be at work
+        counters.add("uncertain_writes")
+        return unavailable("the write may have been applied, but the cache did not confirm it: it is not yet coherent")
+    await _release(request, lock)
+    return reply.response()
+
+
+async def _invalidate(request: web.Request, key: str) -> bool:
+    """Removes the entry now, or owes its removal; True if it was removed."""
+    app = request.app
+    coordination = app[CACHE].coordination
+    assert coordination is not None
+    try:
+        await app[CACHE].call(coordination.aremove(key), f"remove of {key!r}")
+    except CacheUnavailable:
+        app[DEBTS].owe_invalidation(key)
+        return False
+    return True
+
+
+async def _release(request: web.Request, lock: Lock) -> None:
+    app = request.app
+    coordination = app[CACHE].coordination
+    assert coordination is not None
+    try:
+        await app[CACHE].call(coordination.arelease(lock.key, lock.owner), f"lock release of {lock.key!r}")
+    except CacheUnavailable:
+        app[DEBTS].owe_release(lock.key, lock.owner)
+
+
+def _refused_by_source(reply: SourceReply) -> web.Response:
+    if reply.status in (409, 412):  # fenced off or too late: not applied, and the client may simply retry
+        return unavailable(f"the write was not applied: {_text(reply)}")
+    return reply.response()
+
+
+def _text(reply: SourceReply) -> str:
+    return reply.body.decode(errors="replace").strip()
