@@ -28,6 +28,7 @@ SQL) and are never read by .NET.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -122,14 +123,14 @@ def coordination_for(cache: DistributedCache) -> Coordination:
         from farm.cache.memory_coordination import MemoryCoordination
 
         return MemoryCoordination(cache)
-    kind = type(cache).__name__
-    # By name: importing the classes would import their drivers, which an application may not have.
-    if kind == "RedisCache":
+    # A backend whose class was never imported cannot be what ``cache`` is: no driver is imported here.
+    redis_module, sql_module = sys.modules.get("farm.cache.redis_cache"), sys.modules.get("farm.cache.sql.cache")
+    if redis_module is not None and isinstance(cache, redis_module.RedisCache):
         from farm.cache.redis_coordination import RedisCoordination
 
         return RedisCoordination(cast("RedisCache", cache))
-    if kind == "SqlCache":
+    if sql_module is not None and isinstance(cache, sql_module.SqlCache):
         from farm.cache.sql.coordination import SqlCoordination
 
         return SqlCoordination(cast("SqlCache", cache))
-    raise CacheConfigError(f"no write locks for a {kind}: use a memory, Redis or SQL cache")
+    raise CacheConfigError(f"no write locks for a {type(cache).__name__}: use a memory, Redis or SQL cache")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from farm.cache import EntryOptions
 from farm.cache.coordination import Coordination, LateCallError, Observation, coordination_for, deadline_after
 from farm.testing.servers import ServerProcess
 from tests.cache.conftest import Backend, open_backend, ready_store
+from tests.pausing import paused
 
 LEASE = timedelta(seconds=30)
 ITEM = EntryOptions(sliding_expiration=timedelta(minutes=5))
@@ -146,26 +145,6 @@ async def test_a_lost_reply_is_repaired_by_repeating_the_call(coordination: Coor
 
 
 # -- a paused server: the call reaches it after its caller gave up -------------------------------------
-def server_processes(server: ServerProcess) -> list[int]:
-    """The server and its children (PostgreSQL serves each connection in a process of its own)."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    return [server.process.pid, *map(int, children)]
-
-
-@contextmanager
-def paused(server: ServerProcess) -> Iterator[None]:
-    pids = server_processes(server)
-    for pid in pids:
-        subprocess.run(["kill", "-STOP", str(pid)], check=False)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            subprocess.run(["kill", "-CONT", str(pid)], check=False)
-
-
 PAUSABLE = {"redis": "redis_server", "postgresql": "postgresql_server"}
 
 

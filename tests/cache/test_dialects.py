@@ -101,6 +101,9 @@ def test_time_parameters_keep_microseconds_in_utc() -> None:
 # -- SQL Server statements through a T-SQL parser ------------------------------------------------------
 # Public methods of a dialect that build no statement (epoch_micros builds an expression, parsed in the selects).
 NOT_STATEMENTS = {
+    # The statements of write locks: SQL Server has none (its clock_micros is None), so builds none of them.
+    "insert_ignore",
+    "statement_timeout",
     "check_identifier",
     "columns",
     "epoch_micros",

@@ -7,25 +7,28 @@ returns an older version. These tests pause the cache (SIGSTOP) at the worst mom
 from __future__ import annotations
 
 import asyncio
-import signal
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import redis
 from aiohttp import web
 
-from farm.cache import RedisCache
+from farm.cache import DistributedCache, RedisCache, SqlCache
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
 from farm.testing.servers import ServerProcess, start_redis
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
 from tests.http import serve
+from tests.pausing import paused
 
 ITEM = "/items/5"
 
@@ -37,15 +40,6 @@ def pausable_redis() -> Iterator[ServerProcess]:
         yield server
 
 
-@contextmanager
-def paused(server: ServerProcess) -> Iterator[None]:
-    server.process.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        server.process.send_signal(signal.SIGCONT)
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -54,14 +48,22 @@ class Answer:
 
 
 class Farm:
-    """A source store and nodes in this process, sharing one Redis."""
+    """A source store and nodes in this process, sharing one cache server."""
 
-    def __init__(self, stack: AsyncExitStack, source_url: str, redis_url: str, http: aiohttp.ClientSession) -> None:
-        self.stack, self.source_url, self.redis_url, self.http = stack, source_url, redis_url, http
-        self.instance = f"coherence-{time.monotonic_ns()}:"
+    def __init__(
+        self,
+        stack: AsyncExitStack,
+        source_url: str,
+        open_cache: Callable[[], DistributedCache],
+        http: aiohttp.ClientSession,
+        instance: str = "",
+    ) -> None:
+        self.stack, self.source_url, self.open_cache, self.http = stack, source_url, open_cache, http
+        self.instance = instance
+        """The prefix of its keys in a shared Redis."""
 
     async def node(self, name: str, **settings: Any) -> str:
-        cache = RedisCache(self.redis_url, instance_name=self.instance, socket_timeout=5.0)
+        cache = self.open_cache()
         self.stack.push_async_callback(cache.aclose)
         options = NodeSettings(name=name, source_url=self.source_url, cache_url=None, **settings)
         return await self.stack.enter_async_context(serve(create_node(options, cache=cache)))
@@ -97,14 +99,37 @@ def source_app(tmp_path: Path, latency_ms: float, middleware: Any = None) -> web
 
 @pytest.fixture
 async def make_farm(tmp_path: Path, pausable_redis: ServerProcess) -> AsyncIterator[Callable[..., Awaitable[Farm]]]:
+    """Farms on this module's Redis."""
+    instance = f"coherence-{time.monotonic_ns()}:"
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(aiohttp.ClientSession())
 
         async def make(latency_ms: float = 0.0, middleware: Any = None) -> Farm:
             source_url = await stack.enter_async_context(serve(source_app(tmp_path, latency_ms, middleware)))
-            return Farm(stack, source_url, pausable_redis.url, http)
+            return Farm(
+                stack, source_url, lambda: RedisCache(pausable_redis.url, instance_name=instance), http, instance
+            )
 
         yield make
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+def cache_server(
+    request: pytest.FixtureRequest, pausable_redis: ServerProcess
+) -> Iterator[tuple[ServerProcess, Callable[[], DistributedCache]]]:
+    """A cache server of either kind that a test may pause, and how a node opens its cache there. A plain
+    fixture: starting a server and creating a table block, so they happen before the test's event loop runs."""
+    if request.param == "redis":
+        instance = f"coherence-{time.monotonic_ns()}:"
+        yield pausable_redis, lambda: RedisCache(pausable_redis.url, instance_name=instance)
+        return
+    server: ServerProcess = request.getfixturevalue("postgresql_server")
+    table = f"coherence_{uuid.uuid4().hex[:12]}"
+    with SqlCache(server.url, table=table) as sql:
+        sql.create_table()
+        # As a node opens its SQL cache (nodes.app.open_cache), with the tests' short cache timeout.
+        yield server, lambda: SqlCache(server.url, table=table, statement_timeout=1.0, pool_wait=0.1)
+        sql.drop_table()
 
 
 async def assert_no_stale_read(farm: Farm, nodes: list[str], put: Answer) -> None:
@@ -120,13 +145,20 @@ async def assert_no_stale_read(farm: Farm, nodes: list[str], put: Answer) -> Non
 
 
 async def test_a_write_while_the_cache_is_paused_is_refused_before_the_source_is_touched(
-    make_farm: Callable[..., Awaitable[Farm]], pausable_redis: ServerProcess
+    tmp_path: Path, cache_server: tuple[ServerProcess, Callable[[], DistributedCache]]
 ) -> None:
-    farm = await make_farm()
+    server, open_cache = cache_server
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        source_url = await stack.enter_async_context(serve(source_app(tmp_path, 0.0)))
+        await refused_while_paused(Farm(stack, source_url, open_cache, http), server)
+
+
+async def refused_while_paused(farm: Farm, server: ServerProcess) -> None:
     a, b = await farm.node("node-1", cache_timeout=0.1), await farm.node("node-2", cache_timeout=0.1)
     assert await farm.version(a) == (1, "MISS")
     assert await farm.version(b) == (1, "HIT")
-    with paused(pausable_redis):
+    with paused(server):
         put = await farm.put(a)
     assert put.status == 503, "strict: the cache cannot be kept coherent, so nothing is written"
     assert "Retry-After" in put.headers
@@ -174,4 +206,74 @@ async def test_a_write_whose_source_reply_is_lost_leaves_no_stale_entry(
     put = await farm.put(a)
     assert put.status >= 500
     assert (await farm.source_stats())["writes"] == 1
+    await assert_no_stale_read(farm, [a, b], put)
+
+
+async def test_a_lock_attempt_that_reaches_a_paused_cache_late_takes_nothing(
+    make_farm: Callable[..., Awaitable[Farm]], pausable_redis: ServerProcess
+) -> None:
+    """The attempt is buffered by the paused server and executed on SIGCONT, after the node gave up on it: it
+    must not take the lock, or the item's next writer would wait for a whole lease."""
+    farm = await make_farm()
+    node = await farm.node("node-1", cache_timeout=0.1)
+    assert (await farm.version(node))[0] == 1
+    with paused(pausable_redis):
+        refused = await farm.put(node)
+    assert refused.status == 503
+    put = await farm.put(node)
+    assert (put.status, json.loads(put.text)["version"]) == (200, 2)
+    async with farm.http.get(node + "/stats") as reply:
+        stats = await reply.json()
+    assert (stats["busy_writes"], stats["refused_writes"]) == (0, 1)
+
+    async def nothing_owed() -> bool:
+        async with farm.http.get(node + "/stats") as reply:
+            return bool((await reply.json())["debts"] == 0)
+
+    await until(nothing_owed)  # a release that timed out is owed, and paid as soon as the cache answers
+    with closing(redis.Redis.from_url(pausable_redis.url)) as raw:
+        assert not raw.keys(f"{farm.instance}*lock*item:5"), "no lock left behind"
+
+
+async def test_writers_of_one_item_on_several_nodes_take_turns_at_the_source(
+    make_farm: Callable[..., Awaitable[Farm]],
+) -> None:
+    """The lease outlives the source timeout: however slow the source is, a writer keeps its lock until its
+    source write is done or refused, so the source never sees two writes of one item at once."""
+    farm = await make_farm(latency_ms=400)
+    nodes = [await farm.node(f"node-{n}", source_timeout=1.0, cache_timeout=0.1) for n in range(1, 4)]
+    answers = await asyncio.gather(*(farm.put(node) for node in nodes))
+    assert sorted(json.loads(answer.text)["version"] for answer in answers) == [2, 3, 4]
+    stats = await farm.source_stats()
+    assert (stats["writes"], stats["overlapping_writes"]) == (3, 0)
+    await assert_no_stale_read(farm, nodes, answers[0])
+
+
+def test_the_lock_lease_outlives_the_work_it_guards() -> None:
+    settings = NodeSettings(name="n", source_url="http://s", cache_url=None, source_timeout=10.0, cache_timeout=0.2)
+    assert settings.lock_lease.total_seconds() > settings.source_timeout + 2 * settings.cache_timeout
+    assert settings.lock_wait < 5.0, "a waiting writer answers before the proxy's 5 s timeout"
+
+
+async def test_the_available_policy_writes_while_the_cache_is_paused_and_repairs_it_after(
+    make_farm: Callable[..., Awaitable[Farm]], pausable_redis: ServerProcess
+) -> None:
+    farm = await make_farm()
+    options = {"cache_timeout": 0.1, "source_timeout": 0.5, "write_policy": "available"}
+    a, b = await farm.node("node-1", **options), await farm.node("node-2", **options)
+    assert await farm.version(a) == (1, "MISS")
+    assert await farm.version(b) == (1, "HIT")
+    with paused(pausable_redis):
+        put = await farm.put(a)
+        assert put.status == 200
+        assert (await farm.version(a))[0] == 2, "the writer reads from the source while it owes an invalidation"
+
+    async def invalidated() -> bool:
+        async with farm.http.get(a + "/stats") as reply:
+            stats = await reply.json()
+        # Owed: the release of the lock attempt that timed out, and the invalidation twice (now, and once every
+        # reader that missed before the write is past its add); the first two are paid once the cache answers.
+        return bool(stats["debts_paid"] >= 2 and stats["unguarded_writes"] == 1)
+
+    await until(invalidated)
     await assert_no_stale_read(farm, [a, b], put)

@@ -30,6 +30,8 @@ T = TypeVar("T")
 DEFAULT_SLIDING = timedelta(minutes=20)
 DEFAULT_SWEEP_INTERVAL = timedelta(minutes=30)
 MINIMUM_SWEEP_INTERVAL = timedelta(minutes=5)
+FENCES_SUFFIX = "_Fences"
+"""The table of a cache table's write locks and fences is named after it with this suffix."""
 CONFLICT_RETRIES = 5
 """Runs of an add statement that the database rolled back as a deadlock victim, before giving up."""
 _MISSING_TABLE_STATES = {"42S02", "42P01"}
@@ -290,7 +292,12 @@ class SqlCache(DistributedCache):
         self._run_all("create table", self.dialect.create_table(*self._where, if_not_exists=if_not_exists))
 
     def drop_table(self, *, if_exists: bool = True) -> None:
-        self._run_all("drop table", self.dialect.drop_table(*self._where, if_exists=if_exists))
+        """Drops the table and, if there is one, the table of its write locks (farm.cache.coordination)."""
+        statements = self.dialect.drop_table(*self._where, if_exists=if_exists)
+        fences = f"{self.target.table}{FENCES_SUFFIX}"
+        if len(fences) <= self.dialect.max_identifier_length:
+            statements += self.dialect.drop_table(self.target.schema, fences, if_exists=True)
+        self._run_all("drop table", statements)
 
     @property
     def _where(self) -> tuple[str | None, str]:

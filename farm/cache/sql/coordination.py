@@ -19,7 +19,7 @@ import pyodbc
 from farm.cache.coordination import LateCallError, Lock, Observation, micros
 from farm.cache.errors import CacheConfigError
 from farm.cache.options import EntryOptions
-from farm.cache.sql.cache import CONFLICT_RETRIES, SqlCache, _execute, _is_transaction_conflict
+from farm.cache.sql.cache import CONFLICT_RETRIES, FENCES_SUFFIX, SqlCache, _execute, _is_transaction_conflict
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ class SqlCoordination:
             )
         self.cache = cache
         q, now = dialect.quote, dialect.clock_micros
-        table = dialect.check_identifier("table", cache.target.table + "_Fences")
+        table = dialect.check_identifier("table", cache.target.table + FENCES_SUFFIX)
         ref = dialect.table_ref(cache.target.schema, table)
         i, f, o, lease, t = q("Id"), q("Fence"), q("Owner"), q("LeaseUntil"), q("Touches")
         free = f"({o} IS NULL OR {lease} <= {now})"
