@@ -207,3 +207,32 @@ def test_from_url_takes_table_and_schema_from_the_query(sqlite_url: str) -> None
     with from_url(sqlite_url, table="MyCache") as other:
         assert other.get("k") == b"v"
     cache.close()
+
+
+SLEEP_SQL = {"postgresql": "SELECT pg_sleep(5)", "mariadb": "SELECT SLEEP(5)"}
+
+
+@pytest.fixture(params=sorted(SLEEP_SQL))
+def server_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from ready_store(request.param, request, tmp_path)
+
+
+async def test_the_server_abandons_a_statement_after_the_statement_timeout(server_store: Store) -> None:
+    """A statement its caller gave up on must not run on: PostgreSQL's statement_timeout, MariaDB's
+    max_statement_time."""
+    cache = SqlCache(server_store.url, table=server_store.table, statement_timeout=0.2)
+    sleep = SLEEP_SQL[server_store.name]
+    with pytest.raises(CacheError, match=r"statement timeout|max_statement_time exceeded"):
+        await asyncio.to_thread(cache._run, "sleep", None, lambda cursor: cursor.execute(sleep).fetchone())
+    await cache.aclose()
+
+
+def test_a_call_waits_for_a_pooled_connection_no_longer_than_pool_wait(sqlite_url: str) -> None:
+    cache = SqlCache(sqlite_url, max_connections=1, pool_wait=0.05)
+    with cache:
+        held = cache._pool.acquire()
+        with pytest.raises(CacheConnectionError, match=r"no free connection in 0\.050 s"):
+            cache._pool.acquire()
+        cache._pool.release(held)
+    with pytest.raises(CacheConfigError, match="pool wait=0: must be a positive number of seconds"):
+        SqlCache(sqlite_url, pool_wait=0)
