@@ -76,11 +76,11 @@ async def _write_holding(
     headers = {FENCE_HEADER: str(lock.fence), DEADLINE_HEADER: f"{deadline:.6f}"}
     reply = await source(request, "PUT", path, body, headers)
     if reply.refused:  # not applied: nothing to repair
-        await _release(request, lock)
+        await _release(request, coordination, lock)
         return _refused_by_source(reply)
     if not reply.ok:  # no answer: the source may apply it until its deadline, and no later
         counters.add("uncertain_writes")
-        await _invalidate(request, key)
+        await _invalidate(request, coordination, key)
         # Readers add nothing while the lock is held: keep it until the source can no longer apply the write.
         debts.owe_release(key, lock.owner, after=deadline - time.time() + DEADLINE_MARGIN_S)
         return unavailable(f"the source store did not confirm the write, which may have been applied: {_text(reply)}")
@@ -94,18 +94,20 @@ async def _write_holding(
         debts.owe_invalidation(key)
         debts.owe_release(key, lock.owner)
         return unavailable("the write may have been applied, but the cache did not confirm it: it is not yet coherent")
-    if not held and not await _invalidate(request, key):  # the lease ended: a newer writer may be at work
+    if not held:
+        # The lease ended, or the cache lost the lock (a restart without its data): a reader that missed before
+        # this write may still add what it read, until the stale window has passed. Not acknowledged.
         counters.add("uncertain_writes")
-        return unavailable("the write may have been applied, but the cache did not confirm it: it is not yet coherent")
-    await _release(request, lock)
+        await _invalidate(request, coordination, key)
+        debts.owe_invalidation(key, after=settings.stale_window)
+        return unavailable("the write may have been applied, but the cache lost its lock: it is not yet coherent")
+    await _release(request, coordination, lock)
     return reply.response()
 
 
-async def _invalidate(request: web.Request, key: str) -> bool:
+async def _invalidate(request: web.Request, coordination: Coordination, key: str) -> bool:
     """Removes the entry now, or owes its removal; True if it was removed."""
     app = request.app
-    coordination = app[CACHE].coordination
-    assert coordination is not None
     try:
         await app[CACHE].call(coordination.aremove(key), f"remove of {key!r}")
     except CacheUnavailable:
@@ -114,10 +116,8 @@ async def _invalidate(request: web.Request, key: str) -> bool:
     return True
 
 
-async def _release(request: web.Request, lock: Lock) -> None:
+async def _release(request: web.Request, coordination: Coordination, lock: Lock) -> None:
     app = request.app
-    coordination = app[CACHE].coordination
-    assert coordination is not None
     try:
         await app[CACHE].call(coordination.arelease(lock.key, lock.owner), f"lock release of {lock.key!r}")
     except CacheUnavailable:

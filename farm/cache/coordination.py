@@ -48,8 +48,8 @@ FENCE_PREFIX = "__fence:"
 
 @dataclass(frozen=True)
 class Observation:
-    """What a reader saw of a key's writers when it missed: the fence (0 when the key never had a lock) and
-    whether a lock was held. Only an observation with no lock held allows an add."""
+    """What a reader saw of a key's writers when it missed: the fence (0 or below when the key never had a
+    lock) and whether a lock was held. Only an observation with no lock held allows an add."""
 
     fence: int
     locked: bool

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from farm.cache.coordination import LateCallError, Lock, Observation, micros
+from farm.cache.keys import validate_key
 from farm.cache.memory import MemoryCache
 from farm.cache.options import EntryOptions
 
@@ -29,6 +30,7 @@ class MemoryCoordination:
 
     async def aget_observing(self, key: str) -> tuple[bytes | None, Observation | None]:
         cache = self.cache
+        key = validate_key(key, None)
         with cache._lock:
             entry = cache._live_entry(key, cache._clock())
             if entry is not None:
@@ -37,6 +39,7 @@ class MemoryCoordination:
 
     async def aacquire(self, key: str, owner: str, lease: timedelta, deadline: float) -> Lock | None:
         cache = self.cache
+        key = validate_key(key, None)
         with cache._lock:
             now = self._check(deadline)
             if self._locked(key, now):

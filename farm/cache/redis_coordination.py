@@ -28,6 +28,7 @@ from farm.cache.options import EntryOptions
 from farm.cache.redis_cache import RedisCache
 from farm.cache.redis_layout import SLIDE_FUNCTION, hash_fields, script_args, ttl_milliseconds
 
+EPOCH_KEY = "__fence_epoch"
 _CLOCK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -39,13 +40,31 @@ local function write(key, absexp, sldexp, data, ttl)
   if ttl ~= '' then redis.call('PEXPIRE', key, ttl) end
 end
 """
-# KEYS: entry, fence, lock. ARGV: now in ticks. Returns {data or false, fence, locked 0/1}.
+# A key without a fence is observed as minus the server's "epoch", a time written once into a key of its
+# own: a server that restarts without its data loses the epoch too, so an add whose reader missed before
+# the restart is refused (the write that the restart forgot may have been acknowledged).
+_SEEN_FENCE = """
+local function seen_fence(fence_key, epoch_key, create)
+  local fence = redis.call('GET', fence_key)
+  if fence then return fence end
+  local epoch = redis.call('GET', epoch_key)
+  if not epoch then
+    if not create then return false end
+    local t = redis.call('TIME')
+    epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+    redis.call('SET', epoch_key, epoch)
+  end
+  return '-' .. epoch
+end
+"""
+# KEYS: entry, fence, lock, epoch. ARGV: now in ticks. Returns {data or false, fence, locked 0/1}.
 GET_OBSERVING = (
     SLIDE_FUNCTION
+    + _SEEN_FENCE
     + """
 local data = slide(KEYS[1], ARGV[1], true)
 if data then return {data, '', 0} end
-return {false, redis.call('GET', KEYS[2]) or '0', redis.call('EXISTS', KEYS[3])}
+return {false, seen_fence(KEYS[2], KEYS[4], true), redis.call('EXISTS', KEYS[3])}
 """
 )
 # KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence, 0 when held, -1 when too late.
@@ -77,14 +96,15 @@ write(KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
 """
 )
-# KEYS: entry, lock, fence. ARGV: seen fence, deadline us, absexp, sldexp, data, ttl ms or ''.
+# KEYS: entry, lock, fence, epoch. ARGV: seen fence, deadline us, absexp, sldexp, data, ttl ms or ''.
 ADD_IF_UNCHANGED = (
     _CLOCK
     + _WRITE
+    + _SEEN_FENCE
     + """
 if now > tonumber(ARGV[2]) then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+if seen_fence(KEYS[3], KEYS[4], false) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 write(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return 1
@@ -109,6 +129,10 @@ class RedisCoordination:
         prefix = self.cache.instance_name
         return prefix + key, prefix + LOCK_PREFIX + key, prefix + FENCE_PREFIX + key
 
+    @property
+    def _epoch(self) -> str:
+        return self.cache.instance_name + EPOCH_KEY
+
     async def _call(self, script: Any, operation: str, key: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             result = await script(keys=list(keys), args=list(args))
@@ -128,7 +152,8 @@ class RedisCoordination:
         entry, lock, fence = self._keys(key)
         now_ticks = script_args(self.cache._clock(), True)[0]
         data, seen_fence, locked = cast(
-            list[Any], await self._call(self._get_observing, "get", key, (entry, fence, lock), (now_ticks,))
+            list[Any],
+            await self._call(self._get_observing, "get", key, (entry, fence, lock, self._epoch), (now_ticks,)),
         )
         if data is not None:
             return bytes(data), None
@@ -156,7 +181,8 @@ class RedisCoordination:
             return False
         entry, lock, fence = self._keys(key)
         args = [str(seen.fence), micros(deadline), *self._entry_args(key, value, options)]
-        return bool(await self._call(self._add_if_unchanged, "add", key, (entry, lock, fence), args))
+        keys = (entry, lock, fence, self._epoch)
+        return bool(await self._call(self._add_if_unchanged, "add", key, keys, args))
 
     async def aremove(self, key: str) -> None:
         await self.cache.aremove(key)

@@ -6,12 +6,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 
-from farm.cache import EntryOptions
+from farm.cache import EntryOptions, RedisCache
 from farm.cache.coordination import Coordination, LateCallError, Observation, coordination_for, deadline_after
 from farm.testing.servers import ServerProcess
 from tests.cache.conftest import Backend, open_backend, ready_store
@@ -108,7 +110,8 @@ async def test_a_reader_adds_only_if_no_writer_came_since_its_miss(
 ) -> None:
     value, seen = await coordination.aget_observing("k")
     assert value is None
-    assert seen == Observation(0, False)
+    assert seen is not None
+    assert (seen.fence <= 0, seen.locked) == (True, False), "no writer ever took this key's lock"
     assert await coordination.aadd_if_unchanged("k", b"v1", ITEM, seen, deadline_after(5)) is True
     assert await coordination.aget_observing("k") == (b"v1", None), "a hit needs no observation"
 
@@ -182,3 +185,23 @@ async def test_a_call_that_reaches_a_paused_server_late_does_not_apply(
             await call
     assert await coordination.aget_observing("k") == (None, seen), "no lock taken, no entry added"
     assert await paused_backend.cache.aget("warm") is None
+
+
+async def test_on_redis_a_restart_that_lost_the_data_between_a_miss_and_its_add_refuses_the_add(
+    redis_server: ServerProcess,
+) -> None:
+    """The lock and fence of a write acknowledged just before the restart are gone with it: the server's fence
+    epoch, gone too, tells the reader's add that it missed before."""
+    instance = f"epoch-{uuid.uuid4().hex[:8]}:"
+    cache = RedisCache(redis_server.url, instance_name=instance)
+    coordination = coordination_for(cache)
+    _, seen = await coordination.aget_observing("k")
+    assert seen is not None
+    with closing(redis.Redis.from_url(redis_server.url)) as raw:
+        raw.delete(*raw.keys(f"{instance}*"))  # what a restart without persistence leaves of this instance
+    assert await coordination.aadd_if_unchanged("k", b"old", ITEM, seen, deadline_after(5)) is False
+    _, after = await coordination.aget_observing("k")
+    assert after is not None
+    assert after != seen
+    assert await coordination.aadd_if_unchanged("k", b"new", ITEM, after, deadline_after(5)) is True
+    await cache.aclose()

@@ -9,6 +9,7 @@ then writes the entry: the row lock it takes orders it before any later acquisit
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,13 +58,18 @@ class SqlCoordination:
         )
         self._unchanged_guard = f"UPDATE {ref} SET {t} = {t} + 1 WHERE {i} = ? AND {f} = ? AND {free} AND {now} <= ?"
         self._created = False
+        # Two first calls at once would both create the table: PostgreSQL can fail one of two concurrent
+        # CREATE TABLE IF NOT EXISTS.
+        self._creating = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _run(self, operation: str, key: str, work: Callable[[pyodbc.Cursor], T]) -> T:
         def with_table(cursor: pyodbc.Cursor) -> T:
             if not self._created:
-                cursor.execute(self._create)
-                self._created = True
+                with self._creating:
+                    if not self._created:
+                        cursor.execute(self._create)
+                        self._created = True
             return work(cursor)
 
         return self.cache._run(operation, key, with_table)
