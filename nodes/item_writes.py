@@ -73,7 +73,9 @@ async def _write_holding(
     cache, debts, counters, settings = app[CACHE], app[DEBTS], app[COUNTERS], app[SETTINGS]
     key = lock.key
     deadline = time.time() + settings.source_timeout
-    headers = {FENCE_HEADER: str(lock.fence), DEADLINE_HEADER: f"{deadline:.6f}"}
+    headers = {DEADLINE_HEADER: f"{deadline:.6f}"}
+    if coordination.shared:  # a per-node memory cache's fences mean nothing to the other nodes' writes
+        headers[FENCE_HEADER] = str(lock.fence)
     reply = await source(request, "PUT", path, body, headers)
     if reply.refused:  # not applied: nothing to repair
         await _release(request, coordination, lock)

@@ -72,6 +72,10 @@ class LateCallError(CacheConnectionError):
 class Coordination(Protocol):
     """The primitives, per backend. ``deadline`` is in unix seconds; the server refuses the call after it."""
 
+    shared: bool
+    """Whether every process that opens the same store sees the same locks and fences (not a MemoryCache):
+    only then may a fence be compared with another process's."""
+
     async def aget_observing(self, key: str) -> tuple[bytes | None, Observation | None]:
         """The value (sliding its window, as ``aget``); on a miss also the observation an add needs."""
         ...

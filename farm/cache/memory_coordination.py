@@ -15,6 +15,8 @@ class MemoryCoordination:
     """The ``Coordination`` primitives of a MemoryCache. Deadlines and leases use the wall clock (the one a
     shared server would use), not the cache's injected clock, which only ages entries."""
 
+    shared = False
+
     def __init__(self, cache: MemoryCache) -> None:
         self.cache = cache
 

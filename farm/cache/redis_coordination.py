@@ -115,6 +115,8 @@ return 1
 class RedisCoordination:
     """The ``Coordination`` primitives of a RedisCache, on its async client."""
 
+    shared = True
+
     def __init__(self, cache: RedisCache) -> None:
         self.cache = cache
         client = cache._aclient

@@ -47,6 +47,10 @@ async def test_one_holder_at_a_time_and_release_only_by_the_holder(coordination:
     assert again.fence > lock.fence
 
 
+def test_only_a_store_that_processes_share_has_shared_fences(backend: Backend, coordination: Coordination) -> None:
+    assert coordination.shared is (backend.name != "memory")
+
+
 async def test_fences_grow_with_every_acquisition_per_key(coordination: Coordination) -> None:
     fences = []
     for _ in range(4):

@@ -28,6 +28,8 @@ T = TypeVar("T")
 class SqlCoordination:
     """The ``Coordination`` primitives of a SqlCache (PostgreSQL, MariaDB, SQLite)."""
 
+    shared = True
+
     def __init__(self, cache: SqlCache) -> None:
         dialect = cache.dialect
         if dialect.clock_micros is None:
