@@ -25,12 +25,13 @@ class Environment(StrEnum):
 
 
 DEFAULT_CACHE = {Environment.DEVELOPMENT: "memory", Environment.STAGING: "redis", Environment.PRODUCTION: "sql"}
-CACHE_KINDS = ("none", "memory", "redis", "sql")
+CACHE_KINDS = ("none", "memory", "redis", "sql", "sqlite")
+"""Without a URL: ``redis`` is a private redis-server, ``sql`` a private PostgreSQL, ``sqlite`` a SQLite file."""
 
 
 @dataclass(frozen=True)
 class CacheChoice:
-    """``kind`` is none, memory, redis or sql; ``url`` is None when the farm starts a private server/file."""
+    """``kind`` is one of ``CACHE_KINDS``; ``url`` is None when the farm starts a private server or file."""
 
     kind: str
     url: str | None

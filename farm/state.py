@@ -22,6 +22,13 @@ class FarmState:
     cache_url: str | None
     """The nodes' cache URL; may hold a password, so the file is readable by its owner only."""
     redis_port: int | None = None
+    """The farm's own redis-server, if it runs one."""
+    postgres_port: int | None = None
+    """The farm's own PostgreSQL, if it runs one (``--cache sql``)."""
+    postgres_dir: str | None = None
+    """That PostgreSQL's folder (outside the run directory: the server's own user must reach it)."""
+    cache_persistence: bool = True
+    """The farm's own cache server keeps its data when it stops and starts again."""
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1
     item_sliding: float = 300.0

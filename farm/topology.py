@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -11,21 +11,26 @@ from pathlib import Path
 from typing import Any
 
 from farm.cache import from_url, mask_secrets
+from farm.cache_server import CACHE_TABLE, CacheServer, cache_server
 from farm.config import CacheChoice
 from farm.errors import FarmError
-from farm.health import healthz, http_ok, redis_ok, wait_for
+from farm.health import healthz, http_ok, wait_for
 from farm.node_signals import NodeSignal
 from farm.ports import free_port
 from farm.proxy_admin import ProxyAdmin
+from farm.servers import postgres
+from farm.servers.process_tree import is_stopped, signal_tree
 from farm.state import FarmState
 from farm.supervise import Program, Supervisor
 from nodes.settings import SHUTDOWN_TIMEOUT_S
 from proxy.drain import DRAIN_TIMEOUT_S
 
-SOURCE, PROXY, REDIS = "source", "proxy", "redis"
+SOURCE, PROXY = "source", "proxy"
 
-CACHE_ACTIONS = ("stop", "start")
-"""What ``cache_service`` does to the farm's own cache server."""
+CACHE_ACTIONS = ("stop", "start", "pause", "resume", "restart")
+"""What ``cache_service`` does to the farm's own cache server: ``pause`` is SIGSTOP to the server and every
+process it started (it hangs with its connections open), ``resume`` SIGCONT; ``start`` also resumes a paused one."""
+CACHE_STATES = ("running", "paused", "stopped")
 
 NodeRestarted = Callable[[str, float, float], None]
 """Told of each node once it is back: its name, and when its restart began and ended (``time.monotonic()``)."""
@@ -50,11 +55,8 @@ class Farm:
         return Program(name, command, environment, priority=300, stop_wait_s=SHUTDOWN_TIMEOUT_S)
 
     def _programs(self, state: FarmState) -> list[Program]:
+        """Everything but the cache server, in the order they start."""
         programs = []
-        if state.redis_port is not None:
-            command = [shutil.which("redis-server") or "redis-server", "--port", str(state.redis_port)]
-            command += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.run)]
-            programs.append(Program(REDIS, command, priority=100))
         command = [sys.executable, "-m", "farm.source", "--port", str(state.source_port)]
         command += ["--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms)]
         programs.append(Program(SOURCE, command, priority=200))
@@ -75,50 +77,69 @@ class Farm:
         item_sliding: float = 300.0,
         item_absolute: float | None = None,
         source_latency_ms: float = 20.0,
+        cache_persistence: bool = True,
     ) -> FarmState:
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
             raise FarmError(f"a farm is already up in {self.run}: `farm down --run-dir {self.run}` first")
         self.run.mkdir(parents=True, exist_ok=True)
-        cache_url, redis_port = cache.url, None
-        if cache.kind == "redis" and cache_url is None:
-            redis_port = free_port()
-            cache_url = f"redis://127.0.0.1:{redis_port}/0"
-        elif cache.kind == "sql" and cache_url is None:
-            cache_url = f"sqlite:///{self.run / 'cache.db'}?table=DistributedCache"
         state = FarmState(
             proxy_port=proxy_port or free_port(),
             admin_token=secrets.token_urlsafe(24),
             source_port=free_port(),
             cache_kind=cache.kind,
-            cache_url=cache_url,
-            redis_port=redis_port,
+            cache_url=cache.url,
             item_sliding=item_sliding,
             item_absolute=item_absolute,
             source_latency_ms=source_latency_ms,
+            cache_persistence=cache_persistence,
         )
         for _ in range(nodes):
             state.nodes[self._new_node_name(state)] = free_port()
-        if cache.kind == "sql":
-            with from_url(cache_url or "") as sql:
-                sql.create_table(if_not_exists=True)  # type: ignore[attr-defined]
-        self.supervisor.write_config()
-        for program in self._programs(state):
-            self.supervisor.write_program(program)
-        state.save(self.run)
-        self.supervisor.start()
         try:
+            self._own_cache(state)
+            state.save(self.run)
+            self.supervisor.write_config()
+            server = cache_server(state, self.run)
+            if server is not None:
+                server.prepare_files()
+                self.supervisor.write_program(server.program())
+            self.supervisor.start()
+            if server is not None:
+                wait_for(server.name, server.ready, hint=f"; see {self.run}/logs/{server.name}.log")
+                server.prepare_data()
+            elif cache.kind in ("sql", "sqlite"):
+                with from_url(state.cache_url or "") as sql:
+                    sql.create_table(if_not_exists=True)  # type: ignore[attr-defined]
+            # The rest start once the cache is ready for them: their first writes land in it.
+            for program in self._programs(state):
+                self.supervisor.add(program)
             self.wait_healthy(state)
-        except FarmError:
+        except BaseException:
             self.down()
             raise
         return state
 
+    def _own_cache(self, state: FarmState) -> None:
+        """The cache server (or SQLite file) the farm provides when its cache kind was given without a URL."""
+        if state.cache_url is not None:
+            return
+        if state.cache_kind == "redis":
+            state.redis_port = free_port()
+            state.cache_url = f"redis://127.0.0.1:{state.redis_port}/0"
+        elif state.cache_kind == "sql":
+            state.postgres_port = free_port()
+            state.postgres_dir = str(postgres.owned_directory("cachefarm-pg-", postgres.server_user()))
+            state.cache_url = f"{postgres.cache_url(state.postgres_port)}?table={CACHE_TABLE}"
+        elif state.cache_kind == "sqlite":
+            state.cache_url = f"sqlite:///{self.run / 'cache.db'}?table={CACHE_TABLE}"
+
     def wait_healthy(self, state: FarmState) -> None:
         hint = f"; see the logs in {self.run}/logs"
-        if state.redis_port is not None:
-            wait_for("redis", lambda: redis_ok(state.redis_port or 0), hint=hint)
+        server = cache_server(state, self.run)
+        if server is not None:
+            wait_for(server.name, server.ready, hint=hint)
         wait_for("the source store", healthz(state.source_url), hint=hint)
         for name in state.nodes:
             wait_for(name, healthz(state.node_url(name)), hint=hint)
@@ -134,17 +155,28 @@ class Farm:
         return self._admin(state).up() >= set(state.nodes)
 
     def down(self) -> None:
-        """Stops everything this farm started; afterwards none of its processes is left."""
+        """Stops everything this farm started; afterwards none of its processes, and none of its files outside
+        the run directory, is left."""
+        try:
+            server = cache_server(FarmState.load(self.run), self.run)
+        except FarmError:  # no farm here, or its state is damaged: stop what runs all the same
+            server = None
         if self.supervisor.running():
+            if server is not None:  # a paused cache and its backends must wake to hear their stop signal
+                self._signal_cache(server, signal.SIGCONT)
             for info in self.supervisor.all_info():
                 if info["statename"] in ("RUNNING", "STARTING"):  # a paused node must wake to hear its TERM
                     self.supervisor.signal(info["name"], NodeSignal.RESUME.supervisor_name)
         self.supervisor.shutdown()
+        if server is not None:
+            server.remove_files()
 
     # -- status ------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         state = FarmState.load(self.run)
         infos = {i["name"]: i for i in self.supervisor.all_info()} if self.supervisor.running() else {}
+        server = cache_server(state, self.run)
+        servers = () if server is None else (server.name,)
 
         def process(name: str) -> dict[str, Any]:
             info = infos.get(name, {})
@@ -156,9 +188,12 @@ class Farm:
             "admin_token": state.admin_token,
             "cache": mask_secrets(state.cache_url) if state.cache_url else state.cache_kind,
             "cache_kind": state.cache_kind,
+            "cache_server": server.name if server is not None else None,
+            "cache_state": self._cache_state(server) if server is not None else None,
+            "cache_persistence": state.cache_persistence if server is not None else None,
             "source": state.source_url,
             "nodes": [{"name": n, "url": state.node_url(n), **process(n)} for n in state.nodes],
-            "processes": {name: process(name) for name in (REDIS, SOURCE, PROXY) if name in infos},
+            "processes": {name: process(name) for name in (*servers, SOURCE, PROXY) if name in infos},
         }
 
     # -- nodes -------------------------------------------------------------------------------------
@@ -231,17 +266,66 @@ class Farm:
         self._require_node(state, name)
         self.supervisor.signal(name, signal.supervisor_name)
 
+    # -- the cache server ----------------------------------------------------------------------------
     def cache_service(self, action: str) -> None:
+        """One of ``CACHE_ACTIONS`` on the farm's own cache server; waits until a started one answers. A farm
+        without persistence starts its server empty."""
         if action not in CACHE_ACTIONS:
-            raise FarmError(f"cache {action!r}: use {' or '.join(CACHE_ACTIONS)}")
+            raise FarmError(f"cache {action!r}: use {', '.join(CACHE_ACTIONS)}")
         state = FarmState.load(self.run)
-        if state.redis_port is None:
+        server = cache_server(state, self.run)
+        if server is None:
+            where = mask_secrets(state.cache_url or "in each node")
             raise FarmError(
-                f"this farm's cache ({state.cache_kind}, {mask_secrets(state.cache_url or 'in each node')}) is not a "
-                "server the farm started: only a private redis can be stopped and started"
+                f"this farm's cache ({state.cache_kind}, {where}) is not a server the farm started: only its own "
+                "redis or PostgreSQL (--cache redis or sql, without a URL) can be stopped, started or paused"
             )
-        if action == "stop":
-            self.supervisor.stop(REDIS)
+        now = self._cache_state(server)
+        if action == "pause":
+            if now == "stopped":
+                raise FarmError(f"the cache ({server.name}) is stopped: `farm cache start` first")
+            self._signal_cache(server, signal.SIGSTOP)
+        elif action == "resume":
+            if now == "stopped":
+                raise FarmError(f"the cache ({server.name}) is stopped, not paused: `farm cache start`")
+            self._signal_cache(server, signal.SIGCONT)
+        elif action == "stop":
+            self._stop_cache(server)
+        elif action == "start":
+            if now == "paused":
+                self._signal_cache(server, signal.SIGCONT)
+            elif now == "stopped":
+                self._start_cache(server, state)
         else:
-            self.supervisor.start_program(REDIS)
-            wait_for("redis", lambda: redis_ok(state.redis_port or 0))
+            self._stop_cache(server)
+            self._start_cache(server, state)
+
+    def cache_state(self) -> str | None:
+        """One of ``CACHE_STATES`` for the farm's own cache server; None when its cache is not one."""
+        server = cache_server(FarmState.load(self.run), self.run)
+        return None if server is None else self._cache_state(server)
+
+    def _cache_pid(self, server: CacheServer) -> int | None:
+        if not self.supervisor.running():
+            return None
+        info = self.supervisor.info(server.name)
+        return int(info["pid"]) if info["statename"] in ("RUNNING", "STARTING") and info["pid"] else None
+
+    def _cache_state(self, server: CacheServer) -> str:
+        pid = self._cache_pid(server)
+        return "stopped" if pid is None else "paused" if is_stopped(pid) else "running"
+
+    def _signal_cache(self, server: CacheServer, sig: signal.Signals) -> None:
+        pid = self._cache_pid(server)
+        if pid is not None:
+            signal_tree(pid, sig)
+
+    def _stop_cache(self, server: CacheServer) -> None:
+        self._signal_cache(server, signal.SIGCONT)  # a paused server cannot hear its stop signal
+        self.supervisor.stop(server.name)
+
+    def _start_cache(self, server: CacheServer, state: FarmState) -> None:
+        self.supervisor.start_program(server.name)
+        wait_for(server.name, server.ready, hint=f"; see {self.run}/logs/{server.name}.log")
+        if not state.cache_persistence:
+            server.forget()

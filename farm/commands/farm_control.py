@@ -35,6 +35,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
     up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
     up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
+    up.add_argument(
+        "--no-cache-persistence",
+        dest="cache_persistence",
+        action="store_false",
+        help="the farm's own cache server starts empty after each stop (default: it keeps its data)",
+    )
     up.set_defaults(handler=cmd_up)
 
     status = _with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
@@ -59,7 +65,9 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     restart.add_argument("--rolling", action="store_true", help="one at a time, each drained at the proxy first")
     restart.set_defaults(handler=cmd_restart)
 
-    cache = _with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
+    cache = _with_run_dir(
+        subparsers.add_parser("cache", help="stop, start, pause, resume or restart the farm's own cache server")
+    )
     cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
@@ -87,6 +95,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         proxy_port=args.proxy_port,
         item_sliding=args.item_sliding,
         source_latency_ms=args.source_latency_ms,
+        cache_persistence=args.cache_persistence,
     )
     print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
@@ -99,7 +108,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
         return 0
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
-    print(f"cache   {status['cache']}")
+    server = f"   ({status['cache_server']} {status['cache_state']})" if status["cache_server"] else ""
+    print(f"cache   {status['cache']}{server}")
     print(f"source  {status['source']}")
     for node in status["nodes"]:
         print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
@@ -138,8 +148,9 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    Farm(args.run_dir).cache_service(args.action)
-    print(f"cache {'stopped' if args.action == 'stop' else 'started'}")
+    farm = Farm(args.run_dir)
+    farm.cache_service(args.action)
+    print(f"cache {args.action}: {farm.cache_state()}")
     return 0
 
 

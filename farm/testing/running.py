@@ -151,6 +151,16 @@ class RunningFarm:
     def start_cache(self) -> None:
         self.farm.cache_service("start")
 
+    def pause_cache(self) -> None:
+        """SIGSTOP to the cache server and its processes: it hangs with its connections open."""
+        self.farm.cache_service("pause")
+
+    def resume_cache(self) -> None:
+        self.farm.cache_service("resume")
+
+    def restart_cache(self) -> None:
+        self.farm.cache_service("restart")
+
     def status(self) -> dict[str, Any]:
         return self.farm.status()
 
@@ -175,6 +185,7 @@ def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None
             item_sliding=options.item_sliding_s,
             item_absolute=options.item_absolute_s,
             source_latency_ms=options.source_latency_ms,
+            cache_persistence=options.cache_persistence,
         )
         yield RunningFarm(farm, state)
     finally:
