@@ -20,6 +20,7 @@ from farm.ports import free_port
 from farm.proxy_admin import ProxyAdmin
 from farm.servers import postgres
 from farm.servers.process_tree import is_stopped, signal_tree
+from farm.source_control import source_control
 from farm.state import FarmState
 from farm.supervise import Program, Supervisor
 from nodes.settings import SHUTDOWN_TIMEOUT_S
@@ -31,6 +32,8 @@ CACHE_ACTIONS = ("stop", "start", "pause", "resume", "restart")
 """What ``cache_service`` does to the farm's own cache server: ``pause`` is SIGSTOP to the server and every
 process it started (it hangs with its connections open), ``resume`` SIGCONT; ``start`` also resumes a paused one."""
 CACHE_STATES = ("running", "paused", "stopped")
+SOURCE_SEED = 0
+"""The source store's jitter and lost replies repeat from one farm to the next."""
 
 NodeRestarted = Callable[[str, float, float], None]
 """Told of each node once it is back: its name, and when its restart began and ended (``time.monotonic()``)."""
@@ -59,6 +62,7 @@ class Farm:
         programs = []
         command = [sys.executable, "-m", "farm.source", "--port", str(state.source_port)]
         command += ["--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms)]
+        command += ["--seed", str(SOURCE_SEED)]
         programs.append(Program(SOURCE, command, priority=200))
         programs += [self._node_program(state, name) for name in state.nodes]
         command = [sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5"]
@@ -192,9 +196,23 @@ class Farm:
             "cache_state": self._cache_state(server) if server is not None else None,
             "cache_persistence": state.cache_persistence if server is not None else None,
             "source": state.source_url,
+            "source_faults": self._source_faults(state),
             "nodes": [{"name": n, "url": state.node_url(n), **process(n)} for n in state.nodes],
             "processes": {name: process(name) for name in (*servers, SOURCE, PROXY) if name in infos},
         }
+
+    # -- the source store's faults -------------------------------------------------------------------
+    def source_faults(self, changes: dict[str, float]) -> dict[str, float]:
+        """Changes the running source store's faults (``latency_ms``, ``jitter_ms``, ``fail_writes_after_apply``);
+        returns them all as they are now."""
+        return source_control(FarmState.load(self.run).source_url, changes)
+
+    @staticmethod
+    def _source_faults(state: FarmState) -> dict[str, float] | None:
+        try:
+            return source_control(state.source_url)
+        except FarmError:  # a farm that is down has no faults to show
+            return None
 
     # -- nodes -------------------------------------------------------------------------------------
     @staticmethod

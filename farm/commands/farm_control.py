@@ -1,4 +1,4 @@
-"""The commands that run a farm: up, status, add/remove/restart/kill/pause/resume a node, cache, down."""
+"""The commands that run a farm: up, status, add/remove/restart/kill/pause/resume a node, cache, source, down."""
 
 from __future__ import annotations
 
@@ -71,6 +71,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
+    source = _with_run_dir(subparsers.add_parser("source", help="change the source store's faults while it runs"))
+    source.add_argument("--latency-ms", type=float, help="added to every request")
+    source.add_argument("--jitter-ms", type=float, help="up to this much more, at random")
+    source.add_argument(
+        "--fail-writes-after-apply", type=float, metavar="SHARE", help="share (0 to 1) of writes whose reply is lost"
+    )
+    source.set_defaults(handler=cmd_source)
+
     _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
 
 
@@ -110,7 +118,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
     server = f"   ({status['cache_server']} {status['cache_state']})" if status["cache_server"] else ""
     print(f"cache   {status['cache']}{server}")
-    print(f"source  {status['source']}")
+    faults = status["source_faults"]
+    shown = ", ".join(f"{name} {value:g}" for name, value in faults.items()) if faults else "not answering"
+    print(f"source  {status['source']}   ({shown})")
     for node in status["nodes"]:
         print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
     return 0
@@ -151,6 +161,19 @@ def cmd_cache(args: argparse.Namespace) -> int:
     farm = Farm(args.run_dir)
     farm.cache_service(args.action)
     print(f"cache {args.action}: {farm.cache_state()}")
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    changes = {
+        name: value
+        for name in ("latency_ms", "jitter_ms", "fail_writes_after_apply")
+        if (value := getattr(args, name)) is not None
+    }
+    if not changes:
+        raise FarmError("give --latency-ms, --jitter-ms or --fail-writes-after-apply")
+    faults = Farm(args.run_dir).source_faults(changes)
+    print("source " + ", ".join(f"{name} {value:g}" for name, value in faults.items()))
     return 0
 
 

@@ -63,6 +63,8 @@ class SourceCounts(TypedDict):
     requests: int
     reads: int
     writes: int
+    lost_write_replies: int
+    """Writes the source store applied and then, on purpose, did not answer (``fail_writes_after_apply``)."""
     by_key: dict[str, int]
     by_node: dict[str, int]
 
