@@ -36,6 +36,11 @@ class FarmState:
     source_latency_ms: float = 20.0
 
     @property
+    def has_cache_server(self) -> bool:
+        """The farm runs its own cache server (redis or PostgreSQL), which the cache actions reach."""
+        return self.redis_port is not None or self.postgres_port is not None
+
+    @property
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}"
 

@@ -38,6 +38,7 @@ SCHEMA: dict[str, Any] = {
                 "item_sliding_s": POSITIVE,
                 "item_absolute_s": POSITIVE,
                 "source_latency_ms": {"type": "number", "minimum": 0},
+                "cache_persistence": {"type": "boolean"},
             },
         },
         "steps": {"type": "array", "minItems": 1, "items": {"oneOf": [step_schema(kind) for kind in STEP_TYPES]}},

@@ -30,6 +30,8 @@ class FarmSpec:
     item_sliding_s: float | None = 300.0
     item_absolute_s: float | None = None
     source_latency_ms: float = 20.0
+    cache_persistence: bool = True
+    """The farm's own cache server keeps its data across ``cache: stop/start/restart``."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             item_sliding_s=farm.get("item_sliding_s", 300.0),
             item_absolute_s=farm.get("item_absolute_s"),
             source_latency_ms=farm.get("source_latency_ms", 20.0),
+            cache_persistence=farm.get("cache_persistence", True),
         ),
         steps=tuple(steps),
     )

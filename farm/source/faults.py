@@ -16,9 +16,9 @@ from aiohttp import web
 from farm.source.stats import SourceStats
 
 LIMITS: dict[str, tuple[float, float]] = {
-    "latency_ms": (0.0, math.inf),
-    "jitter_ms": (0.0, math.inf),
-    "fail_writes_after_apply": (0.0, 1.0),
+    "latency_ms": (0, math.inf),
+    "jitter_ms": (0, math.inf),
+    "fail_writes_after_apply": (0, 1),
 }
 """Every field ``PUT /control`` takes, with its smallest and largest value."""
 

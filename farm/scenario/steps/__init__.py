@@ -8,6 +8,7 @@ from farm.scenario.steps.base import Step, StepContext
 from farm.scenario.steps.cache import CacheStep
 from farm.scenario.steps.flow import ExpectStep, WaitStep
 from farm.scenario.steps.nodes import AddStep, KillStep, PauseStep, RemoveStep, RestartStep, ResumeStep
+from farm.scenario.steps.source import SourceStep
 from farm.scenario.steps.traffic import LoadStep, WriteStep
 
 STEP_TYPES: dict[str, type[Step]] = {
@@ -21,6 +22,7 @@ STEP_TYPES: dict[str, type[Step]] = {
         PauseStep,
         ResumeStep,
         CacheStep,
+        SourceStep,
         WriteStep,
         WaitStep,
         ExpectStep,
@@ -39,6 +41,7 @@ __all__ = [
     "RemoveStep",
     "RestartStep",
     "ResumeStep",
+    "SourceStep",
     "Step",
     "StepContext",
     "WaitStep",

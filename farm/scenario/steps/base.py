@@ -69,6 +69,8 @@ class Step(ABC):
     """Its events put a node back cold if the cache is not shared: ``hit_ratio_after_restart`` judges them."""
     adds_node: ClassVar[bool] = False
     """Its events bring a new node: ``hit_ratio_after_add`` judges them."""
+    ends_fault: ClassVar[bool] = False
+    """Its events end a fault (a cache resumed, started or restarted): recovery is counted from their end."""
 
     line: int
     """Where the step is in the scenario file."""
