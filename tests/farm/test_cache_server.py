@@ -14,7 +14,7 @@ import pytest
 from farm.cache import from_url
 from farm.servers.process_tree import descendants
 from farm.testing.options import FarmOptions
-from farm.testing.running import RunningFarm, running_farm
+from farm.testing.running import RunningFarm, http, running_farm
 from tests.processes import alive, farm_pids
 
 SHARED_CACHES = ["redis", "sql"]
@@ -134,10 +134,19 @@ def test_cache_commands_that_cannot_apply_are_clear_errors(forgetful: RunningFar
     assert forgetful.status()["cache_state"] == "running"
 
 
-def test_a_farm_without_its_own_cache_server_refuses_cache_actions(tmp_path: Path) -> None:
+def test_a_sqlite_farm_shares_its_file_and_refuses_cache_actions(tmp_path: Path) -> None:
     run = tmp_path / "farm"
-    assert cli("up", "--nodes", "1", "--cache", "memory", run=run).returncode == 0
+    up = cli("up", "--nodes", "2", "--cache", "sqlite", run=run)
+    assert up.returncode == 0, up.stderr
     try:
+        shown = json.loads(cli("status", "--json", run=run).stdout)
+        assert (shown["cache_kind"], shown["cache"]) == (
+            "sqlite",
+            f"sqlite:///{run.resolve()}/cache.db?table=DistributedCache",
+        )
+        first = http("GET", shown["nodes"][0]["url"] + "/items/5")
+        second = http("GET", shown["nodes"][1]["url"] + "/items/5")
+        assert (first.hit, second.hit) == (False, True), "the second node reads what the first one cached"
         refused = cli("cache", "pause", run=run)
         assert refused.returncode == 1
         assert "is not a server the farm started" in refused.stderr
