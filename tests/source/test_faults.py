@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +18,40 @@ from farm.source.faults import SourceFaults, changed
 from farm.testing.running import http
 from tests.http import serve
 
-Source = aiohttp.ClientSession
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    http: aiohttp.ClientSession
 
 
 @pytest.fixture
 async def source(tmp_path: Path) -> AsyncIterator[Source]:
     app = create_app(SourceSettings(tmp_path / "catalog.db", items=50, latency_ms=0, seed=7))
     async with serve(app) as url, aiohttp.ClientSession(url) as session:
-        yield session
+        yield Source(url, session)
 
 
 async def test_control_shows_and_changes_the_latency_while_it_runs(source: Source) -> None:
-    async with source.get("/control") as reply:
+    async with source.http.get("/control") as reply:
         assert await reply.json() == {"latency_ms": 0.0, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
-    async with source.put("/control", json={"latency_ms": 80}) as reply:
+    async with source.http.put("/control", json={"latency_ms": 80}) as reply:
         assert reply.status == 200
         assert (await reply.json())["latency_ms"] == 80.0
     started = time.monotonic()
-    async with source.get("/items/1") as reply:
+    async with source.http.get("/items/1") as reply:
         assert reply.status == 200
     assert time.monotonic() - started >= 0.08
 
 
 async def test_a_lost_reply_follows_an_applied_write_and_is_counted(source: Source) -> None:
-    async with source.put("/control", json={"fail_writes_after_apply": 1}) as reply:
+    async with source.http.put("/control", json={"fail_writes_after_apply": 1}) as reply:
         assert reply.status == 200
     with pytest.raises(ConnectionResetError):  # http.client's RemoteDisconnected
-        await asyncio.to_thread(put_once, f"{source._base_url}/items/3", {"price": 1.25})
-    async with source.get("/items/3") as reply:
+        await asyncio.to_thread(put_once, f"{source.url}/items/3", {"price": 1.25})
+    async with source.http.get("/items/3") as reply:
         assert await reply.json() == {"id": 3, "name": "item-3", "price": 1.25, "version": 2}
-    async with source.get("/stats") as reply:
+    async with source.http.get("/stats") as reply:
         assert (await reply.json())["lost_write_replies"] == 1
 
 
@@ -85,15 +90,15 @@ async def test_which_writes_lose_their_reply_repeats_with_the_seed(tmp_path: Pat
     ],
 )
 async def test_a_bad_control_value_is_refused_naming_the_field(source: Source, body: object, message: str) -> None:
-    async with source.put("/control", json=body) as reply:
+    async with source.http.put("/control", json=body) as reply:
         assert reply.status == 400
         assert message in await reply.text()
-    async with source.get("/control") as reply:
+    async with source.http.get("/control") as reply:
         assert (await reply.json())["latency_ms"] == 0.0, "nothing changed"
 
 
 async def test_a_control_body_that_is_not_json_is_refused(source: Source) -> None:
-    async with source.put("/control", data=b"{latency") as reply:
+    async with source.http.put("/control", data=b"{latency") as reply:
         assert reply.status == 400
         assert "(body): not JSON" in await reply.text()
 
