@@ -12,7 +12,9 @@ from farm.errors import FarmError
 CONTROL_TIMEOUT_S = 5.0
 
 
-def source_control(source_url: str, changes: dict[str, float] | None = None) -> dict[str, float]:
+def source_control(
+    source_url: str, changes: dict[str, float] | None = None, *, timeout: float = CONTROL_TIMEOUT_S
+) -> dict[str, float]:
     """The source store's faults now; with ``changes``, after applying them (all or none)."""
     data = None if changes is None else json.dumps(changes).encode()
     request = urllib.request.Request(
@@ -22,7 +24,7 @@ def source_control(source_url: str, changes: dict[str, float] | None = None) -> 
         headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT_S) as reply:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
             return cast(dict[str, float], json.loads(reply.read()))
     except urllib.error.HTTPError as exc:
         with exc:

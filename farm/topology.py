@@ -32,6 +32,8 @@ CACHE_ACTIONS = ("stop", "start", "pause", "resume", "restart")
 """What ``cache_service`` does to the farm's own cache server: ``pause`` is SIGSTOP to the server and every
 process it started (it hangs with its connections open), ``resume`` SIGCONT; ``start`` also resumes a paused one."""
 CACHE_STATES = ("running", "paused", "stopped")
+STATUS_TIMEOUT_S = 1.0
+"""How long `farm status` waits for the source store's faults: a paused source must not hang the status."""
 SOURCE_SEED = 0
 """The source store's jitter and lost replies repeat from one farm to the next."""
 
@@ -210,7 +212,7 @@ class Farm:
     @staticmethod
     def _source_faults(state: FarmState) -> dict[str, float] | None:
         try:
-            return source_control(state.source_url)
+            return source_control(state.source_url, timeout=STATUS_TIMEOUT_S)
         except FarmError:  # a farm that is down has no faults to show
             return None
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from farm.cache import from_url
-from farm.servers.process_tree import descendants
+from farm.servers.process_tree import descendants, is_stopped
 from farm.testing.options import FarmOptions
 from farm.testing.running import RunningFarm, http, running_farm
 from tests.processes import alive, farm_pids
@@ -76,7 +76,11 @@ def test_a_paused_cache_times_out_into_source_reads_and_resume_brings_hits_back(
     assert hits_again(kept, 11, "node-1")
     kept.pause_cache()
     try:
-        assert kept.status()["cache_state"] == "paused"
+        status = kept.status()
+        assert status["cache_state"] == "paused"
+        server = status["processes"][status["cache_server"]]["pid"]
+        tree = [server, *descendants(server)]
+        assert [pid for pid in tree if not is_stopped(pid)] == [], "the server and every backend are stopped"
         during = [kept.read(11, node=node) for node in kept.nodes for _ in range(3)]
         assert [(r.status, r.hit) for r in during] == [(200, False)] * 6
     finally:

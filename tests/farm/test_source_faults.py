@@ -58,3 +58,15 @@ def test_bad_source_faults_are_clear_errors(farm: RunningFarm, args: tuple[str, 
     refused = cli("source", *args, run=farm.run_dir)
     assert (refused.returncode, refused.stdout) == (1, "")
     assert message in refused.stderr
+
+
+def test_a_paused_source_shows_no_faults_and_refuses_changes_with_a_clear_error(farm: RunningFarm) -> None:
+    farm.farm.supervisor.signal("source", "STOP")
+    try:
+        assert "(not answering)" in cli("status", run=farm.run_dir).stdout
+        refused = cli("source", "--latency-ms", "5", run=farm.run_dir)
+    finally:
+        farm.farm.supervisor.signal("source", "CONT")
+    assert refused.returncode == 1
+    assert f"the source store at {farm.state.source_url} did not answer: timed out" in refused.stderr
+    assert farm.farm.source_faults({"latency_ms": 5})["latency_ms"] == 5
