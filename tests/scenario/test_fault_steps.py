@@ -8,7 +8,7 @@ from farm.testing.scenarios import RunScenario
 
 SCENARIO = {
     "name": "fault-steps",
-    "farm": {"nodes": 2, "caches": ["redis", "sql", "memory"], "source_latency_ms": 5},
+    "farm": {"nodes": 1, "caches": ["redis", "sql", "memory"], "source_latency_ms": 5},
     "steps": [
         {"load": {"requests": 40, "keys": 10, "concurrency": 4}},
         {"cache": "pause"},
