@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_MISSING_EXTRA = 2
-_OUR_PACKAGES = {"farm", "nodes", "proxy"}
+_OUR_PACKAGES = {"farm", "nodes", "proxy", "faults"}
 
 
 def build_parser() -> argparse.ArgumentParser:
