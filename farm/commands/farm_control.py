@@ -11,6 +11,7 @@ from pathlib import Path
 
 from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
+from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS, Farm
@@ -18,13 +19,13 @@ from farm.topology import CACHE_ACTIONS, Farm
 DEFAULT_RUN_DIR = Path(".farm")
 
 
-def _with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="the farm's folder (default .farm)")
     return parser
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = _with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
+    up = with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
     up.add_argument(
@@ -35,35 +36,38 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
     up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
     up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
+    up.add_argument(
+        "--faults", action="store_true", help="put a fault proxy between each node and its cache and source store"
+    )
     up.set_defaults(handler=cmd_up)
 
-    status = _with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
+    status = with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
     status.add_argument("--json", action="store_true", help="as JSON")
     status.set_defaults(handler=cmd_status)
 
-    _with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
+    with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
         handler=cmd_add_node
     )
     for command, help_text, handler in (
         ("remove-node", "drain a node at the proxy, then stop and remove it", cmd_remove_node),
         *((f"{signal}-node", signal.effect, _signal(signal)) for signal in NodeSignal),
     ):
-        sub = _with_run_dir(subparsers.add_parser(command, help=help_text))
+        sub = with_run_dir(subparsers.add_parser(command, help=help_text))
         sub.add_argument("name", metavar="NAME")
         sub.set_defaults(handler=handler)
 
-    restart = _with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
+    restart = with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
     which = restart.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME")
     which.add_argument("--all", action="store_true", help="every node")
     restart.add_argument("--rolling", action="store_true", help="one at a time, each drained at the proxy first")
     restart.set_defaults(handler=cmd_restart)
 
-    cache = _with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
+    cache = with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
     cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
-    _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
+    with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
 
 
 def elapsed(started: float) -> str:
@@ -87,6 +91,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         proxy_port=args.proxy_port,
         item_sliding=args.item_sliding,
         source_latency_ms=args.source_latency_ms,
+        fault_links=args.faults,
     )
     print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
@@ -103,6 +108,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"source  {status['source']}")
     for node in status["nodes"]:
         print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
+    if status["fault_links"]:
+        print(f"faults  {len(status['faults'])} active" + (":" if status["faults"] else ""))
+        for fault in status["faults"]:
+            print("  " + describe_fault(fault))
     return 0
 
 

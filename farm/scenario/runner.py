@@ -136,6 +136,7 @@ class ScenarioRunner:
             item_sliding=spec.item_sliding_s or 0,
             item_absolute=spec.item_absolute_s,
             source_latency_ms=spec.source_latency_ms,
+            fault_links=self.scenario.needs_fault_links,
         )
         self.epoch, self.result.epoch_wall = time.monotonic(), time.time()
         self.view.started(self.result, self.epoch)

@@ -20,6 +20,8 @@ class FarmOptions:
     source_latency_ms: float = 5.0
     item_sliding_s: float = 300.0
     item_absolute_s: float | None = None
+    faults: bool = False
+    """Put the fault proxy between each node and its cache and source store, as ``farm up --faults``."""
 
     @classmethod
     def names(cls) -> list[str]:

@@ -119,8 +119,8 @@ steps:
         "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql']",
         "s.yaml:6: steps[0].load.concurrency: -2 is less than the minimum of 1",
         "s.yaml:6: steps[0].load.distribution: 'pareto' is not one of ['uniform', 'zipf']",
-        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, write, wait, "
-        "expect; found restrat",
+        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, partition, "
+        "latency, reset, heal, write, wait, expect; found restrat",
         "s.yaml:8: steps[2].kill.node: 'web-1' does not match '^node-[0-9]+$'",
         "s.yaml:9: steps[3].expect: Additional properties are not allowed ('p99' was unexpected)",
     ]

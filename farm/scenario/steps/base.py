@@ -69,6 +69,10 @@ class Step(ABC):
     """Its events put a node back cold if the cache is not shared: ``hit_ratio_after_restart`` judges them."""
     adds_node: ClassVar[bool] = False
     """Its events bring a new node: ``hit_ratio_after_add`` judges them."""
+    needs_fault_links: ClassVar[bool] = False
+    """It acts on the fault proxy's links: a scenario that has it runs on a farm started with fault links."""
+    ends_fault: ClassVar[bool] = False
+    """Its events mark the end of a network fault (a heal, by a step or by the fault's own ``duration_s``)."""
 
     line: int
     """Where the step is in the scenario file."""
