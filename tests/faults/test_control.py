@@ -124,6 +124,8 @@ def test_the_command_line_needs_a_token_and_well_formed_links() -> None:
 
 def test_the_command_line_serves_its_links_and_control_api() -> None:
     control, listen = free_port(), free_port()
+    # A target that accepts: a link whose target refuses resets its client, which may reach the client's connect.
+    target = socket.create_server(("127.0.0.1", 0))
     env = {**os.environ, "FARM_FAULTS_TOKEN": TOKEN}
     command = [
         sys.executable,
@@ -132,7 +134,7 @@ def test_the_command_line_serves_its_links_and_control_api() -> None:
         "--control-port",
         str(control),
         "--link",
-        f"node-1/cache={listen}:127.0.0.1:9",
+        f"node-1/cache={listen}:127.0.0.1:{target.getsockname()[1]}",
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -148,5 +150,6 @@ def test_the_command_line_serves_its_links_and_control_api() -> None:
         socket.create_connection(("127.0.0.1", listen), timeout=5).close()  # the link listens
     finally:
         process.terminate()
+        target.close()
         assert process.wait(timeout=10) == 0
     assert not port_open("127.0.0.1", listen)
