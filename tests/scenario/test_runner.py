@@ -23,7 +23,7 @@ steps:
   - load: {name: during, duration_s: 3, concurrency: 8, keys: 40, background: true}
   - wait: 0.5
   - restart: {node: node-1}
-  - expect: {errors: 0, hit_ratio_after_restart: {min: 0.9}, coherence_violations: 0}
+  - expect: {errors: 0, hit_ratio_after_restart: {min: 0.9}}
 """
 
 SAMPLE_PAGES = """
@@ -58,7 +58,7 @@ async def test_a_shared_cache_keeps_a_restarted_node_warm(tmp_path: Path) -> Non
     figures = result.figures
     assert figures is not None
     assert (figures.values["hit_ratio_after_restart"] or 0) >= 0.9
-    assert figures.values["coherence_violations"] == 0
+    assert figures.values["coherence_violations"] is None, "reads only: nothing to judge them against"
     # The source store's own counter: each of the 40 keys read about once for the whole farm.
     reads = figures.values["source_requests"] or 0
     assert 40 <= reads <= 60

@@ -126,6 +126,22 @@ steps:
     ]
 
 
+def test_a_threshold_names_known_caches_and_a_bound() -> None:
+    text = """\
+name: bad
+steps:
+  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memcached]}, errors: {expected_to_fail: [memory]}}
+"""
+    assert problems(text) == [
+        "s.yaml:3: steps[0].expect.errors: {'expected_to_fail': ['memory']} is not valid under any of the given "
+        "schemas",
+        "s.yaml:3: steps[0].expect.hit_ratio.expected_to_fail[0]: 'memcached' is not one of ['none', 'memory', "
+        "'redis', 'sql']",
+    ]
+    good = parse_scenario("name: ok\nsteps:\n  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memory]}}\n")
+    assert good.steps[0] == ExpectStep(line=3, thresholds={"hit_ratio": {"min": 0.9, "expected_to_fail": ["memory"]}})
+
+
 def test_rules_between_fields_say_what_to_write() -> None:
     text = """\
 name: bad

@@ -27,6 +27,9 @@ class CacheStep(Step):
     def parse(cls, body: Any, line: int) -> Self:
         return cls(line=line, action=body)
 
+    def ends_fault_event(self) -> bool:
+        return self.action == "start"
+
     def describe(self) -> str:
         return f"cache {self.action}"
 
