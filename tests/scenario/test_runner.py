@@ -144,7 +144,7 @@ steps:
   - wait: 1
   - cache: start
   - kill: {node: node-2}
-  - expect: {errors: 0}
+  - expect: {errors: 0, recovery_s: {max: 3}}
 """
 
 
@@ -156,7 +156,10 @@ async def test_a_cache_outage_costs_hits_not_requests(tmp_path: Path) -> None:
     during = [r for r in result.records if r.start > stopped.end + 0.3 and r.end < started.start]
     assert during, "requests went on while the cache was down"
     assert {(r.ok, r.hit) for r in during} == {(True, False)}, "served from the source store, as misses"
-    assert [v.passed for v in result.verdicts] == [True], "no request failed, not even on the killed node"
+    assert [e.ends_fault for e in result.events] == [False, True, False], "the cache's start ends the fault"
+    assert [(v.metric, v.passed) for v in result.verdicts] == [("errors", True), ("recovery_s", True)], (
+        "no request failed, not even on the killed node; hits came back after the start"
+    )
 
 
 async def test_cache_steps_are_notes_when_the_farm_has_no_cache_server(tmp_path: Path) -> None:
@@ -166,6 +169,9 @@ async def test_cache_steps_are_notes_when_the_farm_has_no_cache_server(tmp_path:
         "cache start: not a server of this farm",
     ]
     assert [e.kind for e in result.events] == ["note", "note", "kill"]
+    assert [(v.metric, v.value, v.passed) for v in result.verdicts][1] == ("recovery_s", None, False), (
+        "no fault ended: nothing measured"
+    )
 
 
 async def test_a_rolling_restart_records_one_event_per_node_as_each_is_back(tmp_path: Path) -> None:
