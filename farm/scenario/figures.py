@@ -20,6 +20,7 @@ from farm.scenario.tally import NodeReads, Tally, parse_utc
 
 RESTARTING = tuple(kind for kind, step in STEP_TYPES.items() if step.restarts_node)
 ADDING = tuple(kind for kind, step in STEP_TYPES.items() if step.adds_node)
+ENDING_FAULTS = tuple(kind for kind, step in STEP_TYPES.items() if step.ends_fault)
 SHOWN_VIOLATIONS = 5
 
 __all__ = ["Figures", "NodeStart", "SourceCount", "Tally", "measure", "parse_utc"]
@@ -99,9 +100,10 @@ def staleness(tally: Tally) -> Staleness:
 
 
 def recovery_s(tally: Tally, events: Sequence[Event]) -> float | None:
-    """From each fault's end to the start of the first read after it that the nodes answered from the cache;
-    the longest. None without a fault end, or when a fault end was followed by no hit (it never recovered)."""
-    ends = [e.end for e in events if e.ends_fault]
+    """From each fault's end (an event of a kind that ends faults, or one marked so) to the start of the first
+    read after it that the nodes answered from the cache; the longest. None without a fault end, or when a fault
+    end was followed by no hit (it never recovered)."""
+    ends = [e.end for e in events if e.ends_fault or e.kind in ENDING_FAULTS]
     if not ends:
         return None
     longest = 0.0

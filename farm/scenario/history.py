@@ -62,7 +62,8 @@ class Event:
     node: str | None
     label: str
     ends_fault: bool = False
-    """The farm is whole again here (the cache is back, a partition healed): ``recovery_s`` counts from ``end``."""
+    """The farm is whole again here (the cache is back): ``recovery_s`` counts from ``end``. Events of a step kind
+    whose class ends faults (``heal``) count so whether marked or not."""
 
 
 class RecordSink(Protocol):

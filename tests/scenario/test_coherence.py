@@ -70,6 +70,10 @@ def test_recovery_runs_from_a_fault_end_to_the_first_hit_after_it() -> None:
     assert measure(records, source=SourceCount(), events=[stopped]).values["recovery_s"] is None, "no fault end"
     never = Event(6.0, 6.0, "cache", None, "cache start", ends_fault=True)
     assert measure(records, source=SourceCount(), events=[back, never]).values["recovery_s"] is None, "no hit after"
+    healed = Event(5.2, 5.2, "heal", "node-1", "partition node-1: healed by itself")
+    assert measure(records, source=SourceCount(), events=[healed]).values["recovery_s"] == pytest.approx(0.1), (
+        "a heal ends a fault by its kind"
+    )
 
 
 def test_a_cache_start_ends_a_fault_and_a_stop_does_not() -> None:
