@@ -34,6 +34,13 @@ class FarmState:
     item_sliding: float = 300.0
     item_absolute: float | None = None
     source_latency_ms: float = 20.0
+    fault_links: bool = False
+    """Each node reaches its cache and the source store through links of the fault proxy (``farm up --faults``)."""
+    faults_port: int | None = None
+    """The fault proxy's control API, on 127.0.0.1."""
+    faults_token: str | None = None
+    link_ports: dict[str, int] = field(default_factory=dict)
+    """Each link's listening port, by link name (``node-1/cache``, ``node-1/source``)."""
 
     @property
     def has_cache_server(self) -> bool:

@@ -14,6 +14,7 @@ from farm.cache import from_url, mask_secrets
 from farm.cache_server import CACHE_TABLE, CacheServer, cache_server
 from farm.config import CacheChoice
 from farm.errors import FarmError
+from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, FaultsControl, cache_address, link_name, reroute
 from farm.health import healthz, http_ok, wait_for
 from farm.node_signals import NodeSignal
 from farm.ports import free_port
@@ -26,7 +27,7 @@ from farm.supervise import Program, Supervisor
 from nodes.settings import SHUTDOWN_TIMEOUT_S
 from proxy.drain import DRAIN_TIMEOUT_S
 
-SOURCE, PROXY = "source", "proxy"
+SOURCE, PROXY, FAULTS = "source", "proxy", "faults"
 
 CACHE_ACTIONS = ("stop", "start", "pause", "resume", "restart")
 """What ``cache_service`` does to the farm's own cache server: ``pause`` is SIGSTOP to the server and every
@@ -48,16 +49,35 @@ class Farm:
 
     # -- programs ----------------------------------------------------------------------------------
     def _node_program(self, state: FarmState, name: str) -> Program:
+        source_port = state.link_ports.get(link_name(name, SOURCE), state.source_port)
         command = [sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name])]
-        command += ["--source", state.source_url, "--item-sliding", str(state.item_sliding)]
+        command += ["--source", f"http://127.0.0.1:{source_port}", "--item-sliding", str(state.item_sliding)]
         if state.item_absolute:
             command += ["--item-absolute", str(state.item_absolute)]
         environment = {}
         if state.cache_url is None:
             command += ["--cache", "none" if state.cache_kind == "none" else "memory://"]
         else:
-            environment["FARM_CACHE_URL"] = state.cache_url  # not on the command line: `ps` shows that
+            cache_link = state.link_ports.get(link_name(name, "cache"))
+            cache_url = state.cache_url if cache_link is None else reroute(state.cache_url, cache_link)
+            environment["FARM_CACHE_URL"] = cache_url  # not on the command line: `ps` shows that
         return Program(name, command, environment, priority=300, stop_wait_s=SHUTDOWN_TIMEOUT_S)
+
+    @staticmethod
+    def _link_targets(state: FarmState, name: str) -> dict[str, tuple[str, int]]:
+        """The node's links, by link name, with the address each leads to."""
+        targets = {link_name(name, SOURCE): ("127.0.0.1", state.source_port)}
+        cache = cache_address(state.cache_url)
+        if cache is not None:
+            targets[link_name(name, "cache")] = cache
+        return targets
+
+    def _faults_program(self, state: FarmState) -> Program:
+        command = [sys.executable, "-m", "faults", "--control-port", str(state.faults_port)]
+        for name in state.nodes:
+            for link, (host, port) in self._link_targets(state, name).items():
+                command += ["--link", f"{link}={state.link_ports[link]}:{host}:{port}"]
+        return Program(FAULTS, command, {"FARM_FAULTS_TOKEN": state.faults_token or ""}, priority=250, stop_wait_s=2)
 
     def _programs(self, state: FarmState) -> list[Program]:
         """Everything but the cache server, in the order they start."""
@@ -66,6 +86,8 @@ class Farm:
         command += ["--catalog", str(self.run / "catalog.db"), "--latency-ms", str(state.source_latency_ms)]
         command += ["--seed", str(SOURCE_SEED)]
         programs.append(Program(SOURCE, command, priority=200))
+        if state.fault_links:
+            programs.append(self._faults_program(state))
         programs += [self._node_program(state, name) for name in state.nodes]
         command = [sys.executable, "-m", "proxy", "--port", str(state.proxy_port), "--timeout", "5"]
         command += [arg for name in state.nodes for arg in ("--backend", f"{name}={state.node_url(name)}")]
@@ -84,7 +106,10 @@ class Farm:
         item_absolute: float | None = None,
         source_latency_ms: float = 20.0,
         cache_persistence: bool = True,
+        fault_links: bool = False,
     ) -> FarmState:
+        """``fault_links``: put the fault proxy between each node and its cache and source store (every hop costs
+        some throughput, so only farms that inject network faults have it)."""
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
@@ -101,10 +126,14 @@ class Farm:
             source_latency_ms=source_latency_ms,
             cache_persistence=cache_persistence,
         )
+        if fault_links:
+            state.fault_links, state.faults_port, state.faults_token = True, free_port(), secrets.token_urlsafe(24)
         for _ in range(nodes):
             state.nodes[self._new_node_name(state)] = free_port()
         try:
             self._own_cache(state)
+            for name in state.nodes:  # after the cache: a node's cache link leads to the cache's address
+                self._allot_links(state, name)
             state.save(self.run)
             self.supervisor.write_config()
             server = cache_server(state, self.run)
@@ -147,6 +176,8 @@ class Farm:
         if server is not None:
             wait_for(server.name, server.ready, hint=hint)
         wait_for("the source store", healthz(state.source_url), hint=hint)
+        if state.fault_links:
+            wait_for("the fault proxy", lambda: self._faults_answer(state), hint=hint)
         for name in state.nodes:
             wait_for(name, healthz(state.node_url(name)), hint=hint)
         wait_for("the proxy", lambda: self._proxy_sees_all_up(state), hint=hint)
@@ -159,6 +190,12 @@ class Farm:
         if not http_ok(state.proxy_url + "/_proxy/backends", headers={"Authorization": f"Bearer {state.admin_token}"}):
             return False
         return self._admin(state).up() >= set(state.nodes)
+
+    def _faults_answer(self, state: FarmState) -> bool:
+        try:
+            return {link["name"] for link in self._faults(state).links()} >= set(state.link_ports)
+        except FarmError:
+            return False
 
     def down(self) -> None:
         """Stops everything this farm started; afterwards none of its processes, and none of its files outside
@@ -200,7 +237,9 @@ class Farm:
             "source": state.source_url,
             "source_faults": self._source_faults(state),
             "nodes": [{"name": n, "url": state.node_url(n), **process(n)} for n in state.nodes],
-            "processes": {name: process(name) for name in (*servers, SOURCE, PROXY) if name in infos},
+            "processes": {name: process(name) for name in (*servers, SOURCE, FAULTS, PROXY) if name in infos},
+            "fault_links": state.fault_links,
+            "faults": self._faults(state).faults() if state.fault_links and FAULTS in infos else [],
         }
 
     # -- the source store's faults -------------------------------------------------------------------
@@ -233,7 +272,10 @@ class Farm:
         state = FarmState.load(self.run)
         name = self._new_node_name(state)
         state.nodes[name] = free_port()
+        links = self._allot_links(state, name)
         state.save(self.run)
+        for link, (host, port) in links.items():
+            self._faults(state).add_link(link, state.link_ports[link], host, port)
         self.supervisor.add(self._node_program(state, name))
         wait_for(name, healthz(state.node_url(name)), hint=f"; see {self.run}/logs/{name}.log")
         self._admin(state).add(name, state.node_url(name))
@@ -247,6 +289,9 @@ class Farm:
         self._admin(state).drain_and_remove(name)
         self.supervisor.remove(name)
         del state.nodes[name]
+        for link in self._link_targets(state, name) if state.fault_links else ():
+            del state.link_ports[link]
+            self._faults(state).remove_link(link)
         state.save(self.run)
         return state
 
@@ -349,3 +394,64 @@ class Farm:
         wait_for(server.name, server.ready, hint=f"; see {self.run}/logs/{server.name}.log")
         if not state.cache_persistence:
             server.forget()
+
+    # -- network faults ----------------------------------------------------------------------------
+    def _allot_links(self, state: FarmState, name: str) -> dict[str, tuple[str, int]]:
+        """Ports for a new node's links (when the farm has fault links); returns the links and their targets."""
+        if not state.fault_links:
+            return {}
+        links = self._link_targets(state, name)
+        for link in links:
+            state.link_ports[link] = free_port()
+        return links
+
+    def _faults(self, state: FarmState) -> FaultsControl:
+        if not state.fault_links or state.faults_port is None:
+            raise FarmError(f"this farm has no fault links: start it with `farm up --faults --run-dir {self.run}`")
+        return FaultsControl(state.faults_port, state.faults_token or "")
+
+    def _links(self, state: FarmState, target: str | None, nodes: list[str] | None) -> list[str]:
+        """The links of these nodes (default: all) to this target (default: both), each checked."""
+        self._faults(state)
+        if target is not None and target not in TARGETS:
+            raise FarmError(f"{target!r}: a link goes to {' or '.join(TARGETS)}")
+        for name in nodes or ():
+            self._require_node(state, name)
+        wanted = [link_name(n, t) for n in nodes or state.nodes for t in ([target] if target else TARGETS)]
+        links = [link for link in wanted if link in state.link_ports]
+        if not links:
+            raise FarmError(
+                f"this farm's cache ({state.cache_kind}) is not reached over the network: it has no cache links"
+            )
+        return links
+
+    def fault(
+        self,
+        kind: str,
+        target: str,
+        nodes: list[str] | None = None,
+        *,
+        ms: float | None = None,
+        jitter_ms: float | None = None,
+        duration_s: float | None = None,
+    ) -> FaultJson:
+        """Puts a network fault on the links from these nodes (default: all) to ``target``; returns it as the
+        fault proxy reports it (``id``, ``links``, ``started``, ``ends_at``, ...)."""
+        if kind not in FAULT_KINDS:
+            raise FarmError(f"fault {kind!r}: use {', '.join(FAULT_KINDS)}")
+        state = FarmState.load(self.run)
+        links = self._links(state, target, nodes)
+        return self._faults(state).add_fault(kind, links, ms=ms, jitter_ms=jitter_ms, duration_s=duration_s)
+
+    def heal(self, nodes: list[str] | None = None, target: str | None = None) -> list[FaultJson]:
+        """Ends the faults on these nodes' links (to ``target``, or both); with neither, every network fault."""
+        state = FarmState.load(self.run)
+        control = self._faults(state)
+        if nodes is None and target is None:
+            return control.heal()
+        return control.heal(self._links(state, target, nodes))
+
+    def faults(self) -> list[FaultJson]:
+        """The network faults active now."""
+        state = FarmState.load(self.run)
+        return self._faults(state).faults()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
+from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS, Farm
@@ -18,13 +19,13 @@ from farm.topology import CACHE_ACTIONS, Farm
 DEFAULT_RUN_DIR = Path(".farm")
 
 
-def _with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="the farm's folder (default .farm)")
     return parser
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = _with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
+    up = with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
     up.add_argument(
@@ -41,37 +42,40 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_false",
         help="the farm's own cache server starts empty after each stop (default: it keeps its data)",
     )
+    up.add_argument(
+        "--faults", action="store_true", help="put a fault proxy between each node and its cache and source store"
+    )
     up.set_defaults(handler=cmd_up)
 
-    status = _with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
+    status = with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
     status.add_argument("--json", action="store_true", help="as JSON")
     status.set_defaults(handler=cmd_status)
 
-    _with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
+    with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
         handler=cmd_add_node
     )
     for command, help_text, handler in (
         ("remove-node", "drain a node at the proxy, then stop and remove it", cmd_remove_node),
         *((f"{signal}-node", signal.effect, _signal(signal)) for signal in NodeSignal),
     ):
-        sub = _with_run_dir(subparsers.add_parser(command, help=help_text))
+        sub = with_run_dir(subparsers.add_parser(command, help=help_text))
         sub.add_argument("name", metavar="NAME")
         sub.set_defaults(handler=handler)
 
-    restart = _with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
+    restart = with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
     which = restart.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME")
     which.add_argument("--all", action="store_true", help="every node")
     restart.add_argument("--rolling", action="store_true", help="one at a time, each drained at the proxy first")
     restart.set_defaults(handler=cmd_restart)
 
-    cache = _with_run_dir(
+    cache = with_run_dir(
         subparsers.add_parser("cache", help="stop, start, pause, resume or restart the farm's own cache server")
     )
     cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
-    source = _with_run_dir(subparsers.add_parser("source", help="change the source store's faults while it runs"))
+    source = with_run_dir(subparsers.add_parser("source", help="change the source store's faults while it runs"))
     source.add_argument("--latency-ms", type=float, help="added to every request")
     source.add_argument("--jitter-ms", type=float, help="up to this much more, at random")
     source.add_argument(
@@ -79,7 +83,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     source.set_defaults(handler=cmd_source)
 
-    _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
+    with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
 
 
 def elapsed(started: float) -> str:
@@ -104,6 +108,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         item_sliding=args.item_sliding,
         source_latency_ms=args.source_latency_ms,
         cache_persistence=args.cache_persistence,
+        fault_links=args.faults,
     )
     print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
@@ -123,6 +128,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"source  {status['source']}   ({shown})")
     for node in status["nodes"]:
         print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
+    if status["fault_links"]:
+        print(f"faults  {len(status['faults'])} active" + (":" if status["faults"] else ""))
+        for fault in status["faults"]:
+            print("  " + describe_fault(fault))
     return 0
 
 

@@ -44,6 +44,11 @@ class Scenario:
     expected_to_fail: tuple[str, ...] = ()
     """Caches that the scenario shows falling short: their failed expectations do not fail the run."""
 
+    @property
+    def needs_fault_links(self) -> bool:
+        """A step acts on network links: the farm runs the fault proxy (which costs some throughput) only then."""
+        return any(step.needs_fault_links for step in self.steps)
+
 
 def _field(path: Path_) -> str:
     text = ""

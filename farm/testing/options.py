@@ -23,6 +23,8 @@ class FarmOptions:
     item_absolute_s: float | None = None
     cache_persistence: bool = True
     """The farm's own cache server keeps its data across a stop and start (False: it starts empty)."""
+    faults: bool = False
+    """Put the fault proxy between each node and its cache and source store, as ``farm up --faults``."""
 
     @classmethod
     def names(cls) -> list[str]:

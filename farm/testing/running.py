@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from farm.config import choose_cache
+from farm.fault_links import FaultJson
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.testing.options import FarmOptions
@@ -163,6 +164,32 @@ class RunningFarm:
     def restart_cache(self) -> None:
         self.farm.cache_service("restart")
 
+    # -- network faults (a farm with ``faults=True``) -------------------------------------------------
+    def partition(self, target: str, nodes: list[str] | None = None, *, duration_s: float | None = None) -> FaultJson:
+        """Cuts these nodes (default: all) off from ``target`` (cache or source); held bytes land on heal."""
+        return self.farm.fault("partition", target, nodes, duration_s=duration_s)
+
+    def latency(
+        self,
+        target: str,
+        ms: float,
+        *,
+        jitter_ms: float = 0.0,
+        nodes: list[str] | None = None,
+        duration_s: float | None = None,
+    ) -> FaultJson:
+        return self.farm.fault("latency", target, nodes, ms=ms, jitter_ms=jitter_ms, duration_s=duration_s)
+
+    def reset(self, target: str, nodes: list[str] | None = None, *, duration_s: float | None = None) -> FaultJson:
+        return self.farm.fault("reset", target, nodes, duration_s=duration_s)
+
+    def heal(self, nodes: list[str] | None = None, target: str | None = None) -> list[FaultJson]:
+        """Ends the faults on these nodes' links; with neither argument, every network fault."""
+        return self.farm.heal(nodes, target)
+
+    def faults(self) -> list[FaultJson]:
+        return self.farm.faults()
+
     def status(self) -> dict[str, Any]:
         return self.farm.status()
 
@@ -188,6 +215,7 @@ def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None
             item_absolute=options.item_absolute_s,
             source_latency_ms=options.source_latency_ms,
             cache_persistence=options.cache_persistence,
+            fault_links=options.faults,
         )
         yield RunningFarm(farm, state)
     finally:

@@ -51,8 +51,7 @@ class ScenarioOutcome:
         for cache, result in self.results.items():
             if result.failure:
                 lines.append(f"{cache}: stopped early: {result.failure}")
-            if not result.expected_to_fail:
-                lines += [f"{cache}: {v.name} (was {v.value})" for v in result.verdicts if not v.passed]
+            lines += [f"{cache}: {v.name} (was {v.value})" for v in result.verdicts if not v.acceptable]
         return [*lines, f"reports and farm logs: {self.out}"] if lines else []
 
 

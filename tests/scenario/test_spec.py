@@ -121,11 +121,27 @@ steps:
         "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql', 'sqlite']",
         "s.yaml:6: steps[0].load.concurrency: -2 is less than the minimum of 1",
         "s.yaml:6: steps[0].load.distribution: 'pareto' is not one of ['uniform', 'zipf']",
-        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, source, write, "
-        "wait, expect; found restrat",
+        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, source, "
+        "partition, latency, reset, heal, write, wait, expect; found restrat",
         "s.yaml:8: steps[2].kill.node: 'web-1' does not match '^node-[0-9]+$'",
         "s.yaml:9: steps[3].expect: Additional properties are not allowed ('p99' was unexpected)",
     ]
+
+
+def test_a_threshold_names_known_caches_and_a_bound() -> None:
+    text = """\
+name: bad
+steps:
+  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memcached]}, errors: {expected_to_fail: [memory]}}
+"""
+    assert problems(text) == [
+        "s.yaml:3: steps[0].expect.errors: {'expected_to_fail': ['memory']} is not valid under any of the given "
+        "schemas",
+        "s.yaml:3: steps[0].expect.hit_ratio.expected_to_fail[0]: 'memcached' is not one of ['none', 'memory', "
+        "'redis', 'sql', 'sqlite']",
+    ]
+    good = parse_scenario("name: ok\nsteps:\n  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memory]}}\n")
+    assert good.steps[0] == ExpectStep(line=3, thresholds={"hit_ratio": {"min": 0.9, "expected_to_fail": ["memory"]}})
 
 
 def test_rules_between_fields_say_what_to_write() -> None:

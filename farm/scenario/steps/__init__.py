@@ -6,6 +6,7 @@ the docs, the runner and the reports pick it up from there.
 
 from farm.scenario.steps.base import Step, StepContext
 from farm.scenario.steps.cache import CacheStep
+from farm.scenario.steps.faults import HealStep, LatencyStep, PartitionStep, ResetStep
 from farm.scenario.steps.flow import ExpectStep, WaitStep
 from farm.scenario.steps.nodes import AddStep, KillStep, PauseStep, RemoveStep, RestartStep, ResumeStep
 from farm.scenario.steps.source import SourceStep
@@ -23,6 +24,10 @@ STEP_TYPES: dict[str, type[Step]] = {
         ResumeStep,
         CacheStep,
         SourceStep,
+        PartitionStep,
+        LatencyStep,
+        ResetStep,
+        HealStep,
         WriteStep,
         WaitStep,
         ExpectStep,
@@ -35,10 +40,14 @@ __all__ = [
     "AddStep",
     "CacheStep",
     "ExpectStep",
+    "HealStep",
     "KillStep",
+    "LatencyStep",
     "LoadStep",
+    "PartitionStep",
     "PauseStep",
     "RemoveStep",
+    "ResetStep",
     "RestartStep",
     "ResumeStep",
     "SourceStep",
