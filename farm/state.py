@@ -28,6 +28,8 @@ class FarmState:
     postgres_dir: str | None = None
     """That PostgreSQL's folder (outside the run directory: the server's own user must reach it)."""
     cache_persistence: bool = True
+    write_policy: str = "strict"
+    """What the nodes do with a write while they cannot reach the cache (``farm.config.WRITE_POLICIES``)."""
     """The farm's own cache server keeps its data when it stops and starts again."""
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1

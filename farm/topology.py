@@ -52,6 +52,7 @@ class Farm:
         source_port = state.link_ports.get(link_name(name, SOURCE), state.source_port)
         command = [sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name])]
         command += ["--source", f"http://127.0.0.1:{source_port}", "--item-sliding", str(state.item_sliding)]
+        command += ["--write-policy", state.write_policy]
         if state.item_absolute:
             command += ["--item-absolute", str(state.item_absolute)]
         environment = {}
@@ -125,6 +126,7 @@ class Farm:
             item_absolute=item_absolute,
             source_latency_ms=source_latency_ms,
             cache_persistence=cache_persistence,
+            write_policy=cache.write_policy,
         )
         if fault_links:
             state.fault_links, state.faults_port, state.faults_token = True, free_port(), secrets.token_urlsafe(24)
@@ -231,6 +233,7 @@ class Farm:
             "admin_token": state.admin_token,
             "cache": mask_secrets(state.cache_url) if state.cache_url else state.cache_kind,
             "cache_kind": state.cache_kind,
+            "write_policy": state.write_policy,
             "cache_server": server.name if server is not None else None,
             "cache_state": self._cache_state(server) if server is not None else None,
             "cache_persistence": state.cache_persistence if server is not None else None,

@@ -7,9 +7,10 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
+from farm.config import CACHE_KINDS, WRITE_POLICIES, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
 from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
@@ -44,6 +45,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     up.add_argument(
         "--faults", action="store_true", help="put a fault proxy between each node and its cache and source store"
+    )
+    up.add_argument(
+        "--write-policy",
+        choices=WRITE_POLICIES,
+        help="strict (default): a write the farm cannot make coherent is refused with 503; "
+        "available: it is written and the cache is invalidated once it answers",
     )
     up.set_defaults(handler=cmd_up)
 
@@ -101,6 +108,8 @@ def run_farm_command(handler: Callable[[argparse.Namespace], int], args: argpars
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
+    if args.write_policy is not None:
+        cache = replace(cache, write_policy=args.write_policy)
     state = Farm(args.run_dir).up(
         nodes=args.nodes,
         cache=cache,
@@ -122,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
     server = f"   ({status['cache_server']} {status['cache_state']})" if status["cache_server"] else ""
-    print(f"cache   {status['cache']}{server}")
+    print(f"cache   {status['cache']}{server}   writes {status['write_policy']}")
     faults = status["source_faults"]
     shown = ", ".join(f"{name} {value:g}" for name, value in faults.items()) if faults else "not answering"
     print(f"source  {status['source']}   ({shown})")

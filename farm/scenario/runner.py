@@ -73,7 +73,7 @@ class ScenarioRunner:
         self.farm = farm
         self.seed = seed
         self.view = view or QuietView()
-        self.result = CacheResult(cache.kind, expected_to_fail=cache.kind in scenario.expected_to_fail)
+        self.result = CacheResult(cache.name, expected_to_fail=cache.name in scenario.expected_to_fail)
         self.records = Phases(self.result, HistoryStream(history, cache.kind) if history is not None else None)
         self.epoch = 0.0
         self._state: FarmState | None = None
@@ -125,7 +125,7 @@ class ScenarioRunner:
         await self._finish_background()
         await self._sample_source()
         self.records.flush()
-        self.view.verdicts(self.cache.kind, self.records.expect(thresholds, line, self.now()))
+        self.view.verdicts(self.cache.name, self.records.expect(thresholds, line, self.now()))
 
     # -- the run -------------------------------------------------------------------------------------
     async def run(self) -> CacheResult:
@@ -152,7 +152,7 @@ class ScenarioRunner:
             try:
                 await self._note_starts()
                 for index, step in enumerate(self.scenario.steps, 1):
-                    self.view.step(self.cache.kind, index, step.numbered(index))
+                    self.view.step(self.cache.name, index, step.numbered(index))
                     self._acting = step
                     try:
                         await step.run(self, index)

@@ -23,6 +23,8 @@ class FarmOptions:
     item_absolute_s: float | None = None
     cache_persistence: bool = True
     """The farm's own cache server keeps its data across a stop and start (False: it starts empty)."""
+    write_policy: str = "strict"
+    """strict (a write the farm cannot make coherent is refused) or available, as ``farm up --write-policy``."""
     faults: bool = False
     """Put the fault proxy between each node and its cache and source store, as ``farm up --faults``."""
 

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -206,7 +206,7 @@ def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None
     run_dir = Path(tempfile.mkdtemp(prefix="cachefarm-test-"))  # short: supervisord's socket path has a limit
     farm = Farm(run_dir)
     try:
-        choice = choose_cache(options.cache, options.environment, {})
+        choice = replace(choose_cache(options.cache, options.environment, {}), write_policy=options.write_policy)
         state = farm.up(
             nodes=options.nodes,
             cache=choice,

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from farm.config import CACHE_KINDS
+from farm.config import CACHE_VARIANTS
 from farm.scenario.expectations import Verdict
 from farm.scenario.fresh_farm import INTERRUPTED, run_caches
 from farm.scenario.report.outputs import write_reports
@@ -86,9 +86,9 @@ def run_scenario(
     Blocking: from an async test, call it through ``asyncio.to_thread``."""
     scenario = read_scenario(source)
     chosen = caches or list(scenario.farm.caches)
-    unknown = [c for c in chosen if c not in CACHE_KINDS]
+    unknown = [c for c in chosen if c not in CACHE_VARIANTS]
     if unknown:
-        raise ValueError(f"caches {unknown}: use {', '.join(CACHE_KINDS)}")
+        raise ValueError(f"caches {unknown}: use {', '.join(CACHE_VARIANTS)}")
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed, secrets={})

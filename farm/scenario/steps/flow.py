@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from farm.config import CACHE_KINDS
+from farm.config import CACHE_VARIANTS
 from farm.scenario.catalogue import EXPECTED_TO_FAIL, FIGURE_NAMES
 from farm.scenario.steps.base import POSITIVE, JsonSchema, Step, StepContext
 
@@ -15,7 +15,7 @@ THRESHOLD: JsonSchema = {
     "properties": {
         "min": {"type": "number"},
         "max": {"type": "number"},
-        EXPECTED_TO_FAIL: {"type": "array", "items": {"enum": list(CACHE_KINDS)}, "uniqueItems": True},
+        EXPECTED_TO_FAIL: {"type": "array", "items": {"enum": list(CACHE_VARIANTS)}, "uniqueItems": True},
     },
     "additionalProperties": False,
     "if": {"type": "object"},
