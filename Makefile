@@ -46,6 +46,7 @@ bench: deps venv
 	$(PY) bench/cache_vs_driver.py
 	$(PY) bench/proxy_vs_nginx.py
 	$(PY) bench/load_generator_vs_wrk.py
+	$(PY) bench/history_analysis.py
 
 # The comparison: none, memory and redis on the same load, with a rolling restart (under a minute).
 demo: deps venv

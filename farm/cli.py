@@ -7,15 +7,16 @@ import sys
 from collections.abc import Sequence
 
 EXIT_MISSING_EXTRA = 2
-_OUR_PACKAGES = {"farm", "nodes", "proxy"}
+_OUR_PACKAGES = {"farm", "nodes", "proxy", "faults"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from farm.commands import farm_control, run_scenario, sql_cache
+    from farm.commands import farm_control, faults, run_scenario, sql_cache
 
     parser = argparse.ArgumentParser(prog="farm", description="Run and test a web farm that shares a cache.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     farm_control.add_parsers(subparsers)
+    faults.add_parsers(subparsers)
     sql_cache.add_parser(subparsers)
     run_scenario.add_parser(subparsers)
     return parser

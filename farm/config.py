@@ -25,18 +25,33 @@ class Environment(StrEnum):
 
 
 DEFAULT_CACHE = {Environment.DEVELOPMENT: "memory", Environment.STAGING: "redis", Environment.PRODUCTION: "sql"}
-CACHE_KINDS = ("none", "memory", "redis", "sql")
+CACHE_KINDS = ("none", "memory", "redis", "sql", "sqlite")
+"""Without a URL: ``redis`` is a private redis-server, ``sql`` a private PostgreSQL, ``sqlite`` a SQLite file."""
+WRITE_POLICIES = ("strict", "available")
+"""How nodes write while their cache cannot be reached: ``strict`` refuses the write (503, nothing written), so
+that no read can return an older version after an acknowledged write; ``available`` writes the source store and
+owes the cache an invalidation, so reads may be stale until the cache answers again."""
+SHARED_CACHES = ("redis", "sql", "sqlite")
+CACHE_VARIANTS = (*CACHE_KINDS, *(f"{kind}/available" for kind in SHARED_CACHES))
+"""What a scenario's ``caches`` and ``farm run --cache`` may name: a cache kind (strict writes), or a shared cache
+with ``/available`` for the available write policy."""
 
 
 @dataclass(frozen=True)
 class CacheChoice:
-    """``kind`` is none, memory, redis or sql; ``url`` is None when the farm starts a private server/file."""
+    """``kind`` is one of ``CACHE_KINDS``; ``url`` is None when the farm starts a private server or file."""
 
     kind: str
     url: str | None
+    write_policy: str = WRITE_POLICIES[0]
+
+    @property
+    def name(self) -> str:
+        """What results, reports and ``expected_to_fail`` call this run: the kind, and the policy if not strict."""
+        return self.kind if self.write_policy == WRITE_POLICIES[0] else f"{self.kind}/{self.write_policy}"
 
     def describe(self) -> str:
-        return f"{self.kind} ({mask_secrets(self.url)})" if self.url else self.kind
+        return f"{self.name} ({mask_secrets(self.url)})" if self.url else self.name
 
 
 def read_secrets(*folders: Path) -> dict[str, str]:
@@ -67,10 +82,12 @@ def choose_cache(cache: str | None, env: str | None, secrets: Mapping[str, str])
     if "://" in kind or "=" in kind:
         scheme = kind.split("://", 1)[0].lower() if "://" in kind else ""
         return CacheChoice("memory" if scheme == "memory" else "redis" if scheme.startswith("redis") else "sql", kind)
-    if kind not in CACHE_KINDS:
-        raise FarmError(f"unknown cache {kind!r}: use {', '.join(CACHE_KINDS)} or a cache URL")
+    if kind not in CACHE_VARIANTS:
+        raise FarmError(f"unknown cache {kind!r}: use {', '.join(CACHE_VARIANTS)} or a cache URL")
+    kind, _, policy = kind.partition("/")
+    policy = policy or WRITE_POLICIES[0]
     if kind == "redis":
-        return CacheChoice("redis", secrets.get(REDIS_URL_VARIABLE))
+        return CacheChoice("redis", secrets.get(REDIS_URL_VARIABLE), policy)
     if kind == "sql":
-        return CacheChoice("sql", secrets.get(SQL_URL_VARIABLE))
-    return CacheChoice(kind, None)
+        return CacheChoice("sql", secrets.get(SQL_URL_VARIABLE), policy)
+    return CacheChoice(kind, None, policy)

@@ -22,11 +22,32 @@ class FarmState:
     cache_url: str | None
     """The nodes' cache URL; may hold a password, so the file is readable by its owner only."""
     redis_port: int | None = None
+    """The farm's own redis-server, if it runs one."""
+    postgres_port: int | None = None
+    """The farm's own PostgreSQL, if it runs one (``--cache sql``)."""
+    postgres_dir: str | None = None
+    """That PostgreSQL's folder (outside the run directory: the server's own user must reach it)."""
+    cache_persistence: bool = True
+    write_policy: str = "strict"
+    """What the nodes do with a write while they cannot reach the cache (``farm.config.WRITE_POLICIES``)."""
+    """The farm's own cache server keeps its data when it stops and starts again."""
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1
     item_sliding: float = 300.0
     item_absolute: float | None = None
     source_latency_ms: float = 20.0
+    fault_links: bool = False
+    """Each node reaches its cache and the source store through links of the fault proxy (``farm up --faults``)."""
+    faults_port: int | None = None
+    """The fault proxy's control API, on 127.0.0.1."""
+    faults_token: str | None = None
+    link_ports: dict[str, int] = field(default_factory=dict)
+    """Each link's listening port, by link name (``node-1/cache``, ``node-1/source``)."""
+
+    @property
+    def has_cache_server(self) -> bool:
+        """The farm runs its own cache server (redis or PostgreSQL), which the cache actions reach."""
+        return self.redis_port is not None or self.postgres_port is not None
 
     @property
     def proxy_url(self) -> str:

@@ -53,6 +53,10 @@ class Program:
     priority: int = 500
     stop_wait_s: float = 10.0
     """How long the program takes to drain after its stop signal; supervisord waits a little longer, then kills."""
+    user: str | None = None
+    """Runs as this user (supervisord must run as root); None: as supervisord."""
+    directory: Path | None = None
+    """Its working folder; None: the run directory. A program of another user needs one that user may enter."""
 
     def render(self, run: Path) -> str:
         quoted = " ".join(_quote(part) for part in self.command)
@@ -60,7 +64,7 @@ class Program:
         lines = [
             f"[program:{self.name}]",
             f"command={quoted}",
-            f"directory={run}",
+            f"directory={self.directory or run}",
             f"priority={self.priority}",
             "autostart=true",
             "autorestart=true",
@@ -77,6 +81,8 @@ class Program:
         ]
         if env:
             lines.append(f"environment={env}")
+        if self.user is not None:
+            lines.append(f"user={self.user}")
         return "\n".join(lines) + "\n"
 
 

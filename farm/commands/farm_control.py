@@ -1,4 +1,4 @@
-"""The commands that run a farm: up, status, add/remove/restart/kill/pause/resume a node, cache, down."""
+"""The commands that run a farm: up, status, add/remove/restart/kill/pause/resume a node, cache, source, down."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from farm.config import CACHE_KINDS, Environment, choose_cache, read_secrets
+from farm.config import CACHE_KINDS, WRITE_POLICIES, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
+from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS, Farm
@@ -18,13 +20,13 @@ from farm.topology import CACHE_ACTIONS, Farm
 DEFAULT_RUN_DIR = Path(".farm")
 
 
-def _with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="the farm's folder (default .farm)")
     return parser
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = _with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
+    up = with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
     up.add_argument(
@@ -35,35 +37,60 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
     up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
     up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
+    up.add_argument(
+        "--no-cache-persistence",
+        dest="cache_persistence",
+        action="store_false",
+        help="the farm's own cache server starts empty after each stop (default: it keeps its data)",
+    )
+    up.add_argument(
+        "--faults", action="store_true", help="put a fault proxy between each node and its cache and source store"
+    )
+    up.add_argument(
+        "--write-policy",
+        choices=WRITE_POLICIES,
+        help="strict (default): a write the farm cannot make coherent is refused with 503; "
+        "available: it is written and the cache is invalidated once it answers",
+    )
     up.set_defaults(handler=cmd_up)
 
-    status = _with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
+    status = with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
     status.add_argument("--json", action="store_true", help="as JSON")
     status.set_defaults(handler=cmd_status)
 
-    _with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
+    with_run_dir(subparsers.add_parser("add-node", help="start one more node and add it at the proxy")).set_defaults(
         handler=cmd_add_node
     )
     for command, help_text, handler in (
         ("remove-node", "drain a node at the proxy, then stop and remove it", cmd_remove_node),
         *((f"{signal}-node", signal.effect, _signal(signal)) for signal in NodeSignal),
     ):
-        sub = _with_run_dir(subparsers.add_parser(command, help=help_text))
+        sub = with_run_dir(subparsers.add_parser(command, help=help_text))
         sub.add_argument("name", metavar="NAME")
         sub.set_defaults(handler=handler)
 
-    restart = _with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
+    restart = with_run_dir(subparsers.add_parser("restart-node", help="restart one node, or all"))
     which = restart.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", metavar="NAME")
     which.add_argument("--all", action="store_true", help="every node")
     restart.add_argument("--rolling", action="store_true", help="one at a time, each drained at the proxy first")
     restart.set_defaults(handler=cmd_restart)
 
-    cache = _with_run_dir(subparsers.add_parser("cache", help="stop or start the farm's private redis"))
+    cache = with_run_dir(
+        subparsers.add_parser("cache", help="stop, start, pause, resume or restart the farm's own cache server")
+    )
     cache.add_argument("action", choices=CACHE_ACTIONS)
     cache.set_defaults(handler=cmd_cache)
 
-    _with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
+    source = with_run_dir(subparsers.add_parser("source", help="change the source store's faults while it runs"))
+    source.add_argument("--latency-ms", type=float, help="added to every request")
+    source.add_argument("--jitter-ms", type=float, help="up to this much more, at random")
+    source.add_argument(
+        "--fail-writes-after-apply", type=float, metavar="SHARE", help="share (0 to 1) of writes whose reply is lost"
+    )
+    source.set_defaults(handler=cmd_source)
+
+    with_run_dir(subparsers.add_parser("down", help="stop everything the farm started")).set_defaults(handler=cmd_down)
 
 
 def elapsed(started: float) -> str:
@@ -81,12 +108,16 @@ def run_farm_command(handler: Callable[[argparse.Namespace], int], args: argpars
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
+    if args.write_policy is not None:
+        cache = replace(cache, write_policy=args.write_policy)
     state = Farm(args.run_dir).up(
         nodes=args.nodes,
         cache=cache,
         proxy_port=args.proxy_port,
         item_sliding=args.item_sliding,
         source_latency_ms=args.source_latency_ms,
+        cache_persistence=args.cache_persistence,
+        fault_links=args.faults,
     )
     print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
@@ -99,10 +130,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
         return 0
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
-    print(f"cache   {status['cache']}")
-    print(f"source  {status['source']}")
+    server = f"   ({status['cache_server']} {status['cache_state']})" if status["cache_server"] else ""
+    print(f"cache   {status['cache']}{server}   writes {status['write_policy']}")
+    faults = status["source_faults"]
+    shown = ", ".join(f"{name} {value:g}" for name, value in faults.items()) if faults else "not answering"
+    print(f"source  {status['source']}   ({shown})")
     for node in status["nodes"]:
         print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
+    if status["fault_links"]:
+        print(f"faults  {len(status['faults'])} active" + (":" if status["faults"] else ""))
+        for fault in status["faults"]:
+            print("  " + describe_fault(fault))
     return 0
 
 
@@ -138,8 +176,22 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    Farm(args.run_dir).cache_service(args.action)
-    print(f"cache {'stopped' if args.action == 'stop' else 'started'}")
+    farm = Farm(args.run_dir)
+    farm.cache_service(args.action)
+    print(f"cache {args.action}: {farm.cache_state()}")
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    changes = {
+        name: value
+        for name in ("latency_ms", "jitter_ms", "fail_writes_after_apply")
+        if (value := getattr(args, name)) is not None
+    }
+    if not changes:
+        raise FarmError("give --latency-ms, --jitter-ms or --fail-writes-after-apply")
+    faults = Farm(args.run_dir).source_faults(changes)
+    print("source " + ", ".join(f"{name} {value:g}" for name, value in faults.items()))
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from farm.config import CACHE_KINDS, read_secrets
+from farm.config import CACHE_VARIANTS, read_secrets
 
 if TYPE_CHECKING:
     from farm.scenario.result import CacheResult
@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "and write report.json, junit.xml, history.jsonl and report.html.",
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="the scenario file")
-    parser.add_argument("--cache", help=f"comma-separated, from {','.join(CACHE_KINDS)} (default: the scenario's)")
+    parser.add_argument("--cache", help=f"comma-separated, from {','.join(CACHE_VARIANTS)} (default: the scenario's)")
     parser.add_argument("--out", type=Path, help="folder for the reports (default results/<scenario>-<time>/)")
     parser.add_argument("--seed", type=int, help="seed every load step from this (default: each step's own)")
     parser.set_defaults(handler=run)
@@ -42,9 +42,10 @@ def parse_caches(text: str | None, scenario: Scenario) -> list[str]:
     if text is None:
         return list(scenario.farm.caches)
     caches = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [c for c in caches if c not in CACHE_KINDS]
+    unknown = [c for c in caches if c not in CACHE_VARIANTS]
     if unknown or not caches:
-        raise ValueError(f"--cache {text!r}: unknown {', '.join(unknown) or 'empty list'}; use {','.join(CACHE_KINDS)}")
+        found = ", ".join(unknown) or "empty list"
+        raise ValueError(f"--cache {text!r}: unknown {found}; use {','.join(CACHE_VARIANTS)}")
     return list(dict.fromkeys(caches))
 
 

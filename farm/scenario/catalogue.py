@@ -28,6 +28,9 @@ class Figure:
         return "-" if value is None else self.format.format(value)
 
 
+EXPECTED_TO_FAIL = "expected_to_fail"
+"""The key of a threshold (``{min: 0.9, expected_to_fail: [memory]}``) naming the caches known to fall short of it."""
+
 COUNT, RATIO, MS = "{:,.0f}", "{:.3f}", "{:.1f}"
 FIRST_READS_AFTER = 50
 """How many reads a node serves after it restarts (or joins) that count as its "first requests"."""
@@ -43,6 +46,19 @@ FIGURES: tuple[Figure, ...] = (
         COUNT,
         "Client requests that failed: a connection error or a status outside 2xx. Listed by step in the reports.",
         always_shown=True,
+    ),
+    Figure(
+        "failed_reads",
+        "failed reads",
+        COUNT,
+        "Reads that failed: a connection error or a status outside 2xx. Not measured without reads.",
+    ),
+    Figure(
+        "refused_writes",
+        "refused writes",
+        COUNT,
+        "Writes the nodes refused with 503 (and `Retry-After`): under the strict write policy, the writes they could "
+        "not make coherent, refused before anything was written. Not measured without writes.",
     ),
     Figure(
         "hit_ratio",
@@ -74,6 +90,15 @@ FIGURES: tuple[Figure, ...] = (
         zero_is_news=True,
     ),
     Figure(
+        "recovery_s",
+        "recovery s",
+        "{:.2f}",
+        "Seconds from the end of a fault (a step whose events end one, such as `cache: start`) to the start of the "
+        "first read after it that the nodes answered from the cache; the longest over the phase's fault ends. Not "
+        "measured when the phase has no fault end, or when no hit followed one (the farm never recovered).",
+        zero_is_news=True,
+    ),
+    Figure(
         "source_requests",
         "source requests",
         COUNT,
@@ -92,9 +117,25 @@ FIGURES: tuple[Figure, ...] = (
         "coherence_violations",
         "coherence violations",
         COUNT,
-        "Reads that started after a write of the same item had completed and still saw an older version. "
-        "The first few are listed (time, key, node, version seen, version expected).",
+        "The phase's stale reads (below), counted only when the phase itself has an acknowledged write: not measured "
+        "in a phase without one. The first few are listed (time, key, node, version seen, version expected).",
         always_shown=True,
+    ),
+    Figure(
+        "stale_reads",
+        "stale reads",
+        COUNT,
+        "Reads in the phase that returned a version older than a write of the same item acknowledged (2xx) before "
+        "the read started, in this phase or any earlier one. Not measured when no read of the phase could be judged "
+        "(none read an item with an acknowledged write).",
+        always_shown=True,
+    ),
+    Figure(
+        "max_staleness_ms",
+        "max staleness ms",
+        MS,
+        "For the stale reads: how long after the acknowledgement of a write they missed the last stale read of that "
+        "write started; the longest over the writes. 0 when no read was stale; not measured with `stale_reads`.",
     ),
     Figure(
         "start_time_mismatches",

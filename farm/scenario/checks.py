@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
+from farm.scenario.coherence import Violation, WriteIndex
 from farm.scenario.history import Record
 
 MAX_LATENCY_US = 120_000_000
 
 
-@dataclass(frozen=True)
-class Violation:
-    """A read that started after a write of its key had completed, yet saw an older version."""
-
-    time: float
-    key: int
-    node: str | None
-    seen: int
-    expected: int
-
-
 def coherence_violations(records: Sequence[Record]) -> list[Violation]:
-    """Reads that began after a write of the same key had returned, and saw a version older than it.
-
-    Writes are taken in the order they completed; a read is checked against the newest write that
-    completed before the read started (concurrent writes are not a violation either way)."""
-    writes: dict[int, list[tuple[float, int]]] = {}
+    """Reads that began after a write of the same key had been acknowledged, and saw a version older than it."""
+    writes = WriteIndex()
     for r in records:
         if not r.is_read and r.ok and r.version is not None:
-            writes.setdefault(r.key, []).append((r.end, r.version))
-    for history in writes.values():
-        history.sort()
+            writes.add(r.key, r.end, r.version)
     found = []
     for r in sorted(records, key=lambda r: r.start):
-        if not r.is_read or not r.ok or r.version is None or r.key not in writes:
-            continue
-        expected = max((v for end, v in writes[r.key] if end <= r.start), default=None)
-        if expected is not None and r.version < expected:
-            found.append(Violation(r.start, r.key, r.node, r.version, expected))
+        if r.is_read and r.ok and r.version is not None:
+            _, stale = writes.judge(r.key, r.start, r.version)
+            if stale is not None:
+                found.append(Violation(r.start, r.key, r.node, r.version, stale.expected))
     return found
 
 
@@ -81,16 +66,16 @@ def latency(records: Sequence[Record]) -> Latency | None:
     return Latency(at(50), at(95), at(99), float(histogram.get_max_value()) / 1000)
 
 
-def per_second(records: Sequence[Record]) -> list[dict[str, float]]:
+def per_second(records: Iterable[Record]) -> list[dict[str, float]]:
     """Requests, errors, hit ratio and p50/p99 latency for each second of the run, by the second a request
     ended in."""
-    if not records:
-        return []
-    seconds = int(max(r.end for r in records)) + 1
-    rows = [{"second": s, "requests": 0, "errors": 0, "hits": 0, "reads": 0} for s in range(seconds)]
-    latencies: list[list[float]] = [[] for _ in range(seconds)]
+    rows: list[dict[str, float]] = []
+    latencies: list[array[float]] = []
     for r in records:
         second = int(r.end)
+        while len(rows) <= second:
+            rows.append({"second": len(rows), "requests": 0, "errors": 0, "hits": 0, "reads": 0})
+            latencies.append(array("d"))
         row = rows[second]
         row["requests"] += 1
         row["errors"] += 0 if r.ok else 1
@@ -110,5 +95,5 @@ def per_second(records: Sequence[Record]) -> list[dict[str, float]]:
     ]
 
 
-def _percentile(ordered: list[float], percent: float) -> float:
+def _percentile(ordered: Sequence[float], percent: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))]

@@ -1,29 +1,29 @@
 """The figures of one stretch of a scenario (a phase between two ``expect`` steps, or the whole run).
 
-Everything comes from the recorded history, the farm's events and the source store's own counters.
+Everything comes from the recorded history, the farm's events and the source store's own counters. A figure
+that measured nothing (no reads for a hit ratio, no write to judge reads against) is None: "not measured",
+which no expectation accepts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from farm.scenario.catalogue import FIRST_READS_AFTER, SIMULTANEOUS_S
-from farm.scenario.checks import (
-    Violation,
-    coherence_violations,
-    errors_by_step,
-    hit_ratio,
-    latency,
-    source_requests_per_key,
-)
+from farm.scenario.coherence import Violation, WriteIndex
 from farm.scenario.history import Event, Record
 from farm.scenario.steps import STEP_TYPES
+from farm.scenario.tally import NodeReads, Tally, parse_utc
 
 RESTARTING = tuple(kind for kind, step in STEP_TYPES.items() if step.restarts_node)
 ADDING = tuple(kind for kind, step in STEP_TYPES.items() if step.adds_node)
+ENDING_FAULTS = tuple(kind for kind, step in STEP_TYPES.items() if step.ends_fault)
 SHOWN_VIOLATIONS = 5
+
+__all__ = ["Figures", "NodeStart", "SourceCount", "Tally", "measure", "parse_utc"]
 
 
 @dataclass(frozen=True)
@@ -46,45 +46,99 @@ class Figures:
     errors_by_step: dict[str, int] = field(default_factory=dict)
 
 
-def parse_utc(text: str) -> float:
-    """Seconds since the Unix epoch of an ISO 8601 time as the nodes write it (``...Z``)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def first_reads_after(records: Sequence[Record], events: Sequence[Event], kinds: tuple[str, ...]) -> list[Record]:
-    """For each event of ``kinds`` on a node: the first reads that node served once it was back."""
-    chosen: list[Record] = []
+def first_reads_after(reads: dict[str, NodeReads], events: Sequence[Event], kinds: tuple[str, ...]) -> list[bool]:
+    """For each event of ``kinds`` on a node: whether each of the first reads that node served once it was back
+    was a hit."""
+    chosen: list[bool] = []
     for event in events:
-        if event.kind not in kinds or event.node is None:
-            continue
-        served = (r for r in records if r.node == event.node and r.start >= event.end and r.is_read and r.ok)
-        chosen += sorted((r for r in served if r.hit is not None), key=lambda r: r.start)[:FIRST_READS_AFTER]
+        served = reads.get(event.node or "") if event.kind in kinds else None
+        if served is not None:
+            after = ((s, h) for s, h in zip(served.starts, served.hits, strict=True) if s >= event.end)
+            chosen += [bool(h) for _, h in heapq.nsmallest(FIRST_READS_AFTER, after)]
     return chosen
 
 
-def start_time_mismatches(records: Sequence[Record], starts: Sequence[NodeStart], epoch_wall: float) -> int:
+def start_time_mismatches(tally: Tally, starts: Sequence[NodeStart], epoch_wall: float) -> int:
     """Responses whose ``Last-Server-Start-Time`` is older than the start of the most recently started node.
 
     A read is judged against the nodes that had started at least ``SIMULTANEOUS_S`` before it began
     (a new node writes its start time to the cache as it comes up)."""
-    if not starts:
-        return 0
     ordered = sorted(s.at for s in starts)
     count = 0
-    for r in records:
-        if not r.ok or r.last_start is None:
-            continue
-        known = [at for at in ordered if at <= r.start - SIMULTANEOUS_S]
-        if not known:
-            continue
-        shown = parse_utc(r.last_start) - epoch_wall
-        if shown < known[-1] - SIMULTANEOUS_S:
+    for began, shown in zip(tally.shown_starts, tally.shown_start_times, strict=True):
+        known = bisect_right(ordered, began - SIMULTANEOUS_S)
+        if known and shown - epoch_wall < ordered[known - 1] - SIMULTANEOUS_S:
             count += 1
     return count
 
 
+@dataclass
+class Staleness:
+    judged: int = 0
+    stale: int = 0
+    max_ms: float = 0.0
+    first: list[Violation] = field(default_factory=list)
+
+
+def staleness(tally: Tally) -> Staleness:
+    """Each read that returned a version, against every write acknowledged before it started (any phase)."""
+    found = Staleness()
+    reads = tally.judged
+    names = list(reads.node_names)
+    violations = []
+    for began, key, seen, node in zip(reads.starts, reads.keys, reads.versions, reads.nodes, strict=True):
+        judged, stale = tally.writes.judge(key, began, seen)
+        found.judged += judged
+        if stale is not None:
+            found.stale += 1
+            found.max_ms = max(found.max_ms, (began - stale.missed_acknowledged) * 1000)
+            violations.append(Violation(began, key, names[node], seen, stale.expected))
+            if len(violations) > 4 * SHOWN_VIOLATIONS:
+                violations = heapq.nsmallest(SHOWN_VIOLATIONS, violations, key=lambda v: v.time)
+    found.first = heapq.nsmallest(SHOWN_VIOLATIONS, violations, key=lambda v: v.time)
+    return found
+
+
+def recovery_s(tally: Tally, events: Sequence[Event]) -> float | None:
+    """From each fault's end (an event of a kind that ends faults, or one marked so) to the start of the first
+    read after it that the nodes answered from the cache; the longest. None without a fault end, or when a fault
+    end was followed by no hit (it never recovered)."""
+    ends = [e.end for e in events if e.ends_fault or e.kind in ENDING_FAULTS]
+    if not ends:
+        return None
+    longest = 0.0
+    for end in ends:
+        first_hit = min((s for s in tally.hit_starts if s >= end), default=None)
+        if first_hit is None:
+            return None
+        longest = max(longest, first_hit - end)
+    return longest
+
+
+def _ratio(hits: list[bool]) -> float | None:
+    return sum(hits) / len(hits) if hits else None
+
+
 def measure(
-    records: Sequence[Record],
+    records: Iterable[Record],
+    *,
+    source: SourceCount,
+    events: Sequence[Event] = (),
+    starts: Sequence[NodeStart] = (),
+    epoch_wall: float = 0.0,
+    seconds: float | None = None,
+    writes: WriteIndex | None = None,
+) -> Figures:
+    """The catalogue's figures of ``records``. ``writes`` holds the writes acknowledged before this stretch (its
+    reads are judged against them too); this stretch's writes are added to it."""
+    tally = Tally(writes if writes is not None else WriteIndex())
+    for record in records:
+        tally.add(record)
+    return finish(tally, source=source, events=events, starts=starts, epoch_wall=epoch_wall, seconds=seconds)
+
+
+def finish(
+    tally: Tally,
     *,
     source: SourceCount,
     events: Sequence[Event] = (),
@@ -92,31 +146,41 @@ def measure(
     epoch_wall: float = 0.0,
     seconds: float | None = None,
 ) -> Figures:
-    violations = coherence_violations(records)
-    measured = latency(records)
-    after_restart = first_reads_after(records, events, RESTARTING)
-    after_add = first_reads_after(records, events, ADDING)
-    home = [r for r in records if r.is_home and r.ok]
+    """The figures of a stretch whose records have all gone through ``tally``."""
+    any_requests = tally.requests > 0
     if seconds is None:
-        seconds = max((r.end for r in records), default=0) - min((r.start for r in records), default=0)
+        seconds = tally.last_end - tally.first_start if any_requests else 0
+    stale = staleness(tally)
+    after_restart = first_reads_after(tally.node_reads, events, RESTARTING)
+    after_add = first_reads_after(tally.node_reads, events, ADDING)
+    home = tally.home_reads > 0
+
+    def percentile(p: float) -> float | None:
+        return float(tally.latency.get_value_at_percentile(p)) / 1000 if any_requests else None
+
     values: dict[str, float | None] = {
-        "requests": len(records),
-        "requests_per_second": len(records) / seconds if seconds > 0 else None,
-        "errors": sum(not r.ok for r in records),
-        "hit_ratio": hit_ratio(records),
-        "hit_ratio_after_restart": hit_ratio(after_restart),
-        "misses_after_restart": sum(r.hit is False for r in after_restart) if after_restart else None,
-        "hit_ratio_after_add": hit_ratio(after_add),
+        "requests": tally.requests,
+        "requests_per_second": tally.requests / seconds if seconds > 0 else None,
+        "errors": tally.errors,
+        "failed_reads": tally.failed_reads if tally.reads else None,
+        "refused_writes": tally.refused_writes if tally.writes_sent else None,
+        "hit_ratio": tally.hits / tally.known_reads if tally.known_reads else None,
+        "hit_ratio_after_restart": _ratio(after_restart),
+        "misses_after_restart": after_restart.count(False) if after_restart else None,
+        "hit_ratio_after_add": _ratio(after_add),
+        "recovery_s": recovery_s(tally, events),
         "source_requests": source.reads,
         "source_writes": source.writes,
-        "source_requests_per_key": source_requests_per_key(source.reads, records),
-        "coherence_violations": len(violations),
-        "start_time_mismatches": start_time_mismatches(records, starts, epoch_wall),
-        "cached_time_values": len({r.cached_time for r in home if r.cached_time is not None}) if home else None,
-        "cached_time_expired": sum(r.cached_time is None for r in home) if home else None,
-        "p50_ms": measured.p50_ms if measured else None,
-        "p95_ms": measured.p95_ms if measured else None,
-        "p99_ms": measured.p99_ms if measured else None,
-        "max_ms": measured.max_ms if measured else None,
+        "source_requests_per_key": source.reads / len(tally.read_keys) if tally.read_keys else None,
+        "coherence_violations": stale.stale if tally.acknowledged_writes else None,
+        "stale_reads": stale.stale if stale.judged else None,
+        "max_staleness_ms": stale.max_ms if stale.judged else None,
+        "start_time_mismatches": start_time_mismatches(tally, starts, epoch_wall),
+        "cached_time_values": len(tally.cached_times) if home else None,
+        "cached_time_expired": tally.cached_time_expired if home else None,
+        "p50_ms": percentile(50),
+        "p95_ms": percentile(95),
+        "p99_ms": percentile(99),
+        "max_ms": float(tally.latency.get_max_value()) / 1000 if any_requests else None,
     }
-    return Figures(values, violations[:SHOWN_VIOLATIONS], errors_by_step(records))
+    return Figures(values, stale.first, dict(tally.errors_by_step))

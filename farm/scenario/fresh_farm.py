@@ -15,13 +15,13 @@ from typing import Protocol
 
 from farm.config import choose_cache
 from farm.errors import FarmError
-from farm.scenario.history import write_history
 from farm.scenario.result import CacheResult
 from farm.scenario.runner import RunView, ScenarioRunner
 from farm.scenario.spec import Scenario
 from farm.topology import Farm
 
 INTERRUPTED = "interrupted"
+HISTORY = "history.jsonl"
 
 
 def run_on_fresh_farm(
@@ -33,7 +33,7 @@ def run_on_fresh_farm(
     choice = choose_cache(cache, None, secrets)
     run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
     farm = Farm(run_dir)
-    runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view)
+    runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view, history=out / HISTORY)
     try:
         return asyncio.run(runner.run())
     except FarmError as exc:
@@ -48,6 +48,7 @@ def run_on_fresh_farm(
         runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{cache}/runner-error.log)"
         return runner.result
     finally:
+        runner.records.flush()
         farm.down()
         if (run_dir / "logs").is_dir():
             shutil.copytree(run_dir / "logs", out / "logs" / cache, dirs_exist_ok=True)
@@ -69,14 +70,14 @@ def run_caches(
     seed: int | None,
     secrets: Mapping[str, str],
 ) -> list[CacheResult]:
-    """Each cache in turn; every request goes to ``out/history.jsonl`` as each cache finishes. Stops after an
+    """Each cache in turn; every request goes to ``out/history.jsonl`` as the run goes. Stops after an
     interrupted cache."""
+    (out / HISTORY).write_text("")
     results: list[CacheResult] = []
     for cache in caches:
         view.starting(cache)
         result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed, secrets=secrets)
         results.append(result)
-        write_history(out / "history.jsonl", cache, result.records, append=len(results) > 1)
         if result.failure == INTERRUPTED:
             break
     return results

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 HOME_KEY = 0
 """The key recorded for reads of the home page (``/``) rather than of an item."""
@@ -60,6 +61,15 @@ class Event:
     kind: str
     node: str | None
     label: str
+    ends_fault: bool = False
+    """The farm is whole again here (the cache is back): ``recovery_s`` counts from ``end``. Events of a step kind
+    whose class ends faults (``heal``) count so whether marked or not."""
+
+
+class RecordSink(Protocol):
+    """Where a load puts each record as its request finishes."""
+
+    def append(self, record: Record, /) -> None: ...
 
 
 def write_history(path: Path, cache: str, records: Iterable[Record], *, append: bool = False) -> None:
@@ -68,6 +78,28 @@ def write_history(path: Path, cache: str, records: Iterable[Record], *, append: 
         for record in records:
             line = {"cache": cache, **asdict(record), "latency_ms": round(record.latency_ms, 3)}
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
+class HistoryStream:
+    """Records on their way to history.jsonl: written in batches as the run goes, so a long run never holds
+    more than a batch of them as lines to write, and a run cut short leaves its history so far."""
+
+    BATCH = 2000
+
+    def __init__(self, path: Path, cache: str) -> None:
+        self.path = path
+        self.cache = cache
+        self._pending: list[Record] = []
+
+    def append(self, record: Record) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            write_history(self.path, self.cache, pending, append=True)
 
 
 def read_history(path: Path, cache: str | None = None) -> Iterator[Record]:

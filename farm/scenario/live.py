@@ -70,7 +70,13 @@ class LiveView:
     def verdicts(self, cache: str, verdicts: list[Verdict]) -> None:
         for verdict in verdicts:
             shown = "not measured" if verdict.value is None else f"{verdict.value:.4g}"
-            mark = "[green]pass[/]" if verdict.passed else "[bold red]FAIL[/]"
+            mark = (
+                "[green]pass[/]"
+                if verdict.passed
+                else "[yellow]fail (expected)[/]"
+                if verdict.expected_to_fail
+                else "[bold red]FAIL[/]"
+            )
             self.console.print(f"  {cache}: {mark} {verdict.metric} = {shown} (expected {verdict.expected})")
 
     def render(self) -> RenderableType:
@@ -82,7 +88,7 @@ class LiveView:
         if self.result is not None:
             now = time.monotonic() - self.epoch
             rate, ratio = last_second(self.result, now)
-            errors = sum(not r.ok for r in self.result.records)
+            errors = self.result.records.errors
             figures.add_row(
                 f"requests/s {rate:,}",
                 f"hit ratio {'-' if ratio is None else f'{ratio:.2f}'}",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from farm.scenario.history import HOME_KEY, Record
+from farm.scenario.history import HOME_KEY, Record, RecordSink
 from farm.scenario.keys import KeyChooser
 
 DEFAULT_CONCURRENCY = 10
@@ -45,7 +45,7 @@ EXPIRED = b"Cached Time Expired"
 class LoadRun:
     """One load step against ``base_url``; records go to ``sink`` as requests finish."""
 
-    def __init__(self, base_url: str, spec: LoadSpec, step: str, sink: list[Record], epoch: float) -> None:
+    def __init__(self, base_url: str, spec: LoadSpec, step: str, sink: RecordSink, epoch: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.spec = spec
         self.step = step
@@ -121,7 +121,7 @@ class LoadRun:
             await asyncio.gather(*in_flight)
 
 
-async def write_keys(base_url: str, keys: list[int], step: str, sink: list[Record], epoch: float) -> None:
+async def write_keys(base_url: str, keys: list[int], step: str, sink: RecordSink, epoch: float) -> None:
     """PUT each key once, one after another, recorded like any other request."""
     spec = LoadSpec(requests=len(keys), concurrency=1, read_ratio=0.0, fixed_keys=tuple(keys))
     await LoadRun(base_url, spec, step, sink, epoch).run()

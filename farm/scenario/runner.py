@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 import aiohttp
 
 from farm.config import CacheChoice
 from farm.errors import FarmError
-from farm.scenario.expectations import Verdict, judge
-from farm.scenario.figures import Figures, NodeStart, SourceCount, measure, parse_utc
-from farm.scenario.history import Event, Record
+from farm.scenario.expectations import Verdict
+from farm.scenario.figures import NodeStart, parse_utc
+from farm.scenario.history import Event, HistoryStream
+from farm.scenario.phases import Phases
 from farm.scenario.result import CacheResult, SourceSample
 from farm.scenario.spec import Scenario
+from farm.scenario.steps import Step
 from farm.state import FarmState
 from farm.topology import Farm, NodeRestarted
 
@@ -61,18 +65,20 @@ class ScenarioRunner:
         *,
         seed: int | None = None,
         view: RunView | None = None,
+        history: Path | None = None,
     ) -> None:
+        """``history``: the history.jsonl the records are appended to as the run goes."""
         self.scenario = scenario
         self.cache = cache
         self.farm = farm
         self.seed = seed
         self.view = view or QuietView()
-        self.result = CacheResult(cache.kind, expected_to_fail=cache.kind in scenario.expected_to_fail)
-        self.records: list[Record] = self.result.records
+        self.result = CacheResult(cache.name, expected_to_fail=cache.name in scenario.expected_to_fail)
+        self.records = Phases(self.result, HistoryStream(history, cache.kind) if history is not None else None)
         self.epoch = 0.0
         self._state: FarmState | None = None
         self._background: list[asyncio.Task[None]] = []
-        self._phase = (0, 0, SourceSample(0, 0, 0))  # records, events and source counters at the last expect
+        self._acting: Step | None = None
 
     # -- the StepContext -----------------------------------------------------------------------------
     @property
@@ -94,6 +100,9 @@ class ScenarioRunner:
         return own if own is not None else index
 
     def add_event(self, event: Event) -> None:
+        acting = self._acting
+        if acting is not None and event.kind == acting.kind and acting.ends_fault_event():
+            event = replace(event, ends_fault=True)
         self.result.events.append(event)
 
     def events_from_thread(self, kind: str) -> NodeRestarted:
@@ -115,15 +124,8 @@ class ScenarioRunner:
         """Judges everything since the previous ``expect`` (or the start), once background loads are done."""
         await self._finish_background()
         await self._sample_source()
-        first_record, first_event, source_before = self._phase
-        records = self.result.records[first_record:]
-        events = self.result.events[first_event:]
-        phase_start = min((r.start for r in records), default=self.now())
-        figures = self._measure(records, events, source_before, self.now() - phase_start)
-        verdicts = judge(thresholds, figures, line)
-        self.result.verdicts += verdicts
-        self.view.verdicts(self.cache.kind, verdicts)
-        self._phase = (len(self.result.records), len(self.result.events), self.result.source_samples[-1])
+        self.records.flush()
+        self.view.verdicts(self.cache.name, self.records.expect(thresholds, line, self.now()))
 
     # -- the run -------------------------------------------------------------------------------------
     async def run(self) -> CacheResult:
@@ -136,6 +138,8 @@ class ScenarioRunner:
             item_sliding=spec.item_sliding_s or 0,
             item_absolute=spec.item_absolute_s,
             source_latency_ms=spec.source_latency_ms,
+            cache_persistence=spec.cache_persistence,
+            fault_links=self.scenario.needs_fault_links,
         )
         self.epoch, self.result.epoch_wall = time.monotonic(), time.time()
         self.view.started(self.result, self.epoch)
@@ -143,13 +147,17 @@ class ScenarioRunner:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self.http = http
             await self._sample_source()
-            self._phase = (0, 0, self.result.source_samples[-1])
+            self.records.begin()
             sampler = asyncio.create_task(self._sample_source_forever())
             try:
                 await self._note_starts()
                 for index, step in enumerate(self.scenario.steps, 1):
-                    self.view.step(self.cache.kind, index, step.numbered(index))
-                    await step.run(self, index)
+                    self.view.step(self.cache.name, index, step.numbered(index))
+                    self._acting = step
+                    try:
+                        await step.run(self, index)
+                    finally:
+                        self._acting = None
                     await self._note_starts()
                 await self._finish_background()
             except FarmError as exc:
@@ -157,23 +165,11 @@ class ScenarioRunner:
                 await self._finish_background(cancel=True)
             finally:
                 sampler.cancel()
+                self.records.flush()
             await self._sample_source()
         self.result.seconds = self.now()
-        first = self.result.source_samples[0]
-        self.result.figures = self._measure(self.result.records, self.result.events, first, self.result.seconds)
+        self.result.figures = self.records.whole_run()
         return self.result
-
-    def _measure(self, records: list[Record], events: list[Event], since: SourceSample, seconds: float) -> Figures:
-        last = self.result.source_samples[-1]
-        source = SourceCount(last.reads - since.reads, last.writes - since.writes)
-        return measure(
-            records,
-            source=source,
-            events=events,
-            starts=self.result.starts,
-            epoch_wall=self.result.epoch_wall,
-            seconds=seconds,
-        )
 
     async def _finish_background(self, *, cancel: bool = False) -> None:
         tasks, self._background = self._background, []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from farm.config import CACHE_KINDS
+from farm.config import CACHE_VARIANTS
 from farm.scenario.steps import STEP_TYPES
 from farm.scenario.steps.base import POSITIVE, JsonSchema
 
@@ -28,16 +28,22 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "description": {"type": "string"},
-        "expected_to_fail": {"type": "array", "items": {"enum": list(CACHE_KINDS)}, "uniqueItems": True},
+        "expected_to_fail": {"type": "array", "items": {"enum": list(CACHE_VARIANTS)}, "uniqueItems": True},
         "farm": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
                 "nodes": {"type": "integer", "minimum": 1, "maximum": 50},
-                "caches": {"type": "array", "items": {"enum": list(CACHE_KINDS)}, "minItems": 1, "uniqueItems": True},
+                "caches": {
+                    "type": "array",
+                    "items": {"enum": list(CACHE_VARIANTS)},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
                 "item_sliding_s": POSITIVE,
                 "item_absolute_s": POSITIVE,
                 "source_latency_ms": {"type": "number", "minimum": 0},
+                "cache_persistence": {"type": "boolean"},
             },
         },
         "steps": {"type": "array", "minItems": 1, "items": {"oneOf": [step_schema(kind) for kind in STEP_TYPES]}},

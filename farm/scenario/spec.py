@@ -30,6 +30,8 @@ class FarmSpec:
     item_sliding_s: float | None = 300.0
     item_absolute_s: float | None = None
     source_latency_ms: float = 20.0
+    cache_persistence: bool = True
+    """The farm's own cache server keeps its data across ``cache: stop/start/restart``."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class Scenario:
     steps: tuple[Step, ...] = ()
     expected_to_fail: tuple[str, ...] = ()
     """Caches that the scenario shows falling short: their failed expectations do not fail the run."""
+
+    @property
+    def needs_fault_links(self) -> bool:
+        """A step acts on network links: the farm runs the fault proxy (which costs some throughput) only then."""
+        return any(step.needs_fault_links for step in self.steps)
 
 
 def _field(path: Path_) -> str:
@@ -136,6 +143,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             item_sliding_s=farm.get("item_sliding_s", 300.0),
             item_absolute_s=farm.get("item_absolute_s"),
             source_latency_ms=farm.get("source_latency_ms", 20.0),
+            cache_persistence=farm.get("cache_persistence", True),
         ),
         steps=tuple(steps),
     )

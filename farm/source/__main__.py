@@ -18,9 +18,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000, help="items in a new catalog (default 1000)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request (default 20)")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="up to this much more, at random")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the jitter")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the jitter and of the lost replies")
+    parser.add_argument(
+        "--fail-writes-after-apply", type=float, default=0.0, help="share of writes applied whose reply is lost"
+    )
     args = parser.parse_args()
-    settings = SourceSettings(args.catalog, args.items, args.latency_ms, args.jitter_ms, args.seed)
+    settings = SourceSettings(
+        args.catalog, args.items, args.latency_ms, args.jitter_ms, args.seed, args.fail_writes_after_apply
+    )
     web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5)
 
 

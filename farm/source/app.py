@@ -1,10 +1,9 @@
-"""The source store's HTTP API: GET/PUT /items/{id}, GET /stats, POST /stats/reset, GET /healthz."""
+"""The source store's HTTP API: GET/PUT /items/{id}, GET /stats, POST /stats/reset, GET/PUT /control, GET /healthz."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from farm.source.catalog import BadItemUpdate, Catalog, Item, ItemNotFound
+from farm.source.faults import SourceFaults, delay_s, install_faults, lose_reply
 from farm.source.stats import SourceStats
 from farm.source.write_guard import WriteConditions, WriteGuard, WriteRefused
 
@@ -27,21 +27,20 @@ class SourceSettings:
     latency_ms: float = 20.0
     jitter_ms: float = 0.0
     seed: int | None = None
+    fail_writes_after_apply: float = 0.0
 
 
 CATALOG = web.AppKey("catalog", Catalog)
 STATS = web.AppKey("stats", SourceStats)
 SETTINGS = web.AppKey("settings", SourceSettings)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
-RANDOM = web.AppKey("random", random.Random)
 GUARD = web.AppKey("write_guard", WriteGuard)
 
 
 async def _latency(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    delay = settings.latency_ms + (app[RANDOM].uniform(0, settings.jitter_ms) if settings.jitter_ms else 0.0)
+    delay = delay_s(app)
     if delay > 0:
-        await asyncio.sleep(delay / 1000)
+        await asyncio.sleep(delay)
 
 
 def _item_id(request: web.Request) -> int:
@@ -88,6 +87,8 @@ async def put_item(request: web.Request) -> web.Response:
         raise _refusal(refused) from None
     finally:
         app[GUARD].left(item_id)
+    if lose_reply(request, app[STATS]):
+        return web.Response(status=500)  # written nowhere: the connection is closed already
     return web.json_response(item.to_json())
 
 
@@ -122,8 +123,9 @@ def create_app(settings: SourceSettings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[STATS] = SourceStats()
-    app[RANDOM] = random.Random(settings.seed)
     app[GUARD] = WriteGuard()
+    faults = SourceFaults(settings.latency_ms, settings.jitter_ms, settings.fail_writes_after_apply)
+    install_faults(app, faults, settings.seed)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # One thread: the catalog's SQLite connection is used by one thread at a time, never on the loop.

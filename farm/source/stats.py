@@ -11,6 +11,8 @@ from typing import Any
 class SourceStats:
     reads: int = 0
     writes: int = 0
+    lost_write_replies: int = 0
+    """Writes applied whose reply was then lost on purpose (``fail_writes_after_apply``)."""
     by_key: Counter[str] = field(default_factory=Counter)
     by_node: Counter[str] = field(default_factory=Counter)
 
@@ -23,7 +25,7 @@ class SourceStats:
         self.by_node[node] += 1
 
     def reset(self) -> None:
-        self.reads = self.writes = 0
+        self.reads = self.writes = self.lost_write_replies = 0
         self.by_key.clear()
         self.by_node.clear()
 
@@ -32,6 +34,7 @@ class SourceStats:
             "requests": self.reads + self.writes,
             "reads": self.reads,
             "writes": self.writes,
+            "lost_write_replies": self.lost_write_replies,
             "by_key": dict(self.by_key),
             "by_node": dict(self.by_node),
         }

@@ -10,11 +10,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from farm.config import choose_cache
+from farm.fault_links import FaultJson
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.testing.options import FarmOptions
@@ -63,6 +64,8 @@ class SourceCounts(TypedDict):
     requests: int
     reads: int
     writes: int
+    lost_write_replies: int
+    """Writes the source store applied and then, on purpose, did not answer (``fail_writes_after_apply``)."""
     by_key: dict[str, int]
     by_node: dict[str, int]
 
@@ -151,6 +154,42 @@ class RunningFarm:
     def start_cache(self) -> None:
         self.farm.cache_service("start")
 
+    def pause_cache(self) -> None:
+        """SIGSTOP to the cache server and its processes: it hangs with its connections open."""
+        self.farm.cache_service("pause")
+
+    def resume_cache(self) -> None:
+        self.farm.cache_service("resume")
+
+    def restart_cache(self) -> None:
+        self.farm.cache_service("restart")
+
+    # -- network faults (a farm with ``faults=True``) -------------------------------------------------
+    def partition(self, target: str, nodes: list[str] | None = None, *, duration_s: float | None = None) -> FaultJson:
+        """Cuts these nodes (default: all) off from ``target`` (cache or source); held bytes land on heal."""
+        return self.farm.fault("partition", target, nodes, duration_s=duration_s)
+
+    def latency(
+        self,
+        target: str,
+        ms: float,
+        *,
+        jitter_ms: float = 0.0,
+        nodes: list[str] | None = None,
+        duration_s: float | None = None,
+    ) -> FaultJson:
+        return self.farm.fault("latency", target, nodes, ms=ms, jitter_ms=jitter_ms, duration_s=duration_s)
+
+    def reset(self, target: str, nodes: list[str] | None = None, *, duration_s: float | None = None) -> FaultJson:
+        return self.farm.fault("reset", target, nodes, duration_s=duration_s)
+
+    def heal(self, nodes: list[str] | None = None, target: str | None = None) -> list[FaultJson]:
+        """Ends the faults on these nodes' links; with neither argument, every network fault."""
+        return self.farm.heal(nodes, target)
+
+    def faults(self) -> list[FaultJson]:
+        return self.farm.faults()
+
     def status(self) -> dict[str, Any]:
         return self.farm.status()
 
@@ -167,7 +206,7 @@ def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None
     run_dir = Path(tempfile.mkdtemp(prefix="cachefarm-test-"))  # short: supervisord's socket path has a limit
     farm = Farm(run_dir)
     try:
-        choice = choose_cache(options.cache, options.environment, {})
+        choice = replace(choose_cache(options.cache, options.environment, {}), write_policy=options.write_policy)
         state = farm.up(
             nodes=options.nodes,
             cache=choice,
@@ -175,6 +214,8 @@ def running_farm(options: FarmOptions | None = None, *, logs: Path | None = None
             item_sliding=options.item_sliding_s,
             item_absolute=options.item_absolute_s,
             source_latency_ms=options.source_latency_ms,
+            cache_persistence=options.cache_persistence,
+            fault_links=options.faults,
         )
         yield RunningFarm(farm, state)
     finally:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from farm.config import CACHE_KINDS
+from farm.config import CACHE_VARIANTS
 from farm.scenario.expectations import Verdict
 from farm.scenario.fresh_farm import INTERRUPTED, run_caches
 from farm.scenario.report.outputs import write_reports
@@ -51,8 +51,7 @@ class ScenarioOutcome:
         for cache, result in self.results.items():
             if result.failure:
                 lines.append(f"{cache}: stopped early: {result.failure}")
-            if not result.expected_to_fail:
-                lines += [f"{cache}: {v.name} (was {v.value})" for v in result.verdicts if not v.passed]
+            lines += [f"{cache}: {v.name} (was {v.value})" for v in result.verdicts if not v.acceptable]
         return [*lines, f"reports and farm logs: {self.out}"] if lines else []
 
 
@@ -87,9 +86,9 @@ def run_scenario(
     Blocking: from an async test, call it through ``asyncio.to_thread``."""
     scenario = read_scenario(source)
     chosen = caches or list(scenario.farm.caches)
-    unknown = [c for c in chosen if c not in CACHE_KINDS]
+    unknown = [c for c in chosen if c not in CACHE_VARIANTS]
     if unknown:
-        raise ValueError(f"caches {unknown}: use {', '.join(CACHE_KINDS)}")
+        raise ValueError(f"caches {unknown}: use {', '.join(CACHE_VARIANTS)}")
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed, secrets={})

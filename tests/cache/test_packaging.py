@@ -25,7 +25,7 @@ from farm.testing.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = Path(__file__).with_name("installed.py")
-SOURCES = ("pyproject.toml", "README.md", "farm", "nodes", "proxy")
+SOURCES = ("pyproject.toml", "README.md", "farm", "nodes", "proxy", "faults")
 
 pytestmark = pytest.mark.slow
 

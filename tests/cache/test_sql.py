@@ -91,6 +91,30 @@ def test_a_row_written_by_dotnet_is_read_and_slid(sql: Sql) -> None:
     assert sql.row("dotnet") == (b"\x00\xff", sql.clock.now + timedelta(seconds=20), 20, now + timedelta(hours=1))
 
 
+def test_a_dotnet_row_past_its_absolute_expiration_is_not_read(sql: Sql) -> None:
+    """.NET writes ExpiresAtTime = now + sliding even when the absolute limit is sooner, and caps it at the
+    absolute limit only when it reads: a read after that limit finds nothing, however far ExpiresAtTime is."""
+    now = sql.clock.now
+    sql.insert("dotnet", b"v", now + timedelta(minutes=10), 600, now + timedelta(minutes=1))
+    sql.clock.advance(30)
+    assert sql.cache.get("dotnet") == b"v"
+    sql.clock.advance(60)
+    assert sql.cache.get("dotnet") is None
+    sql.cache.refresh("dotnet")
+    assert sql.cache.get("dotnet") is None
+
+
+def test_sliding_seconds_are_truncated_as_dotnet_does(sql: Sql) -> None:
+    sql.cache.set("k", b"v", EntryOptions(sliding_expiration=timedelta(seconds=2.9)))
+    assert sql.row("k") == (b"v", sql.clock.now + timedelta(seconds=2.9), 2, None)
+
+
+def test_a_sub_second_sliding_window_is_refused_with_a_clear_error(sql: Sql) -> None:
+    with pytest.raises(CacheConfigError, match=r"sliding_expiration=.*whole seconds.*at least 1 second"):
+        sql.cache.set("k", b"v", EntryOptions(sliding_expiration=timedelta(milliseconds=500)))
+    assert sql.row("k") is None
+
+
 def test_reads_write_the_slide_only_when_it_moves_expiry_enough(sql: Sql) -> None:
     sql.cache.set("hot", b"v", EntryOptions(sliding_expiration=timedelta(seconds=100)))
     written = sql.row("hot")

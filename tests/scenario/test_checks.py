@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 from farm.scenario.checks import (
-    Violation,
     coherence_violations,
     errors_by_step,
     hit_ratio,
@@ -15,6 +14,7 @@ from farm.scenario.checks import (
     per_second,
     source_requests_per_key,
 )
+from farm.scenario.coherence import Violation
 from farm.scenario.history import Record, read_history, write_history
 
 

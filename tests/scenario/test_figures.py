@@ -9,6 +9,8 @@ import pytest
 from rich.console import Console
 
 from farm.scenario.catalogue import FIGURE_NAMES, FIGURES
+from farm.scenario.coherence import WriteIndex
+from farm.scenario.columns import RecordColumns
 from farm.scenario.expectations import describe, holds, judge
 from farm.scenario.figures import Figures, NodeStart, SourceCount, first_reads_after, measure, start_time_mismatches
 from farm.scenario.history import HOME_KEY, Event, Record
@@ -17,6 +19,7 @@ from farm.scenario.report.html_report import render_html
 from farm.scenario.report.table import figures_table
 from farm.scenario.result import CacheResult
 from farm.scenario.spec import parse_scenario
+from farm.scenario.tally import Tally
 
 EPOCH_WALL = 1_800_000_000.0
 
@@ -56,10 +59,11 @@ def test_thresholds_read_as_written_and_an_unmeasured_figure_fails() -> None:
 def test_the_first_reads_of_a_node_once_it_is_back_from_a_restart() -> None:
     records = [item(0.5, "node-1", False), item(1.5, "node-1", True), item(1.6, "node-2", False)]
     records += [item(2.0 + i / 100, "node-1", i % 2 == 0) for i in range(60)]
-    chosen = first_reads_after(records, [Event(1.0, 1.4, "restart", "node-1", "restart node-1")], ("restart",))
-    assert len(chosen) == 50
-    assert chosen[0].start == 1.5
-    assert {r.node for r in chosen} == {"node-1"}
+    tally = Tally(WriteIndex())
+    for record in records:
+        tally.add(record)
+    chosen = first_reads_after(tally.node_reads, [Event(1.0, 1.4, "restart", "node-1", "restart")], ("restart",))
+    assert chosen == [True] + [i % 2 == 0 for i in range(49)], "node-1's first 50 reads from 1.5 s on"
     figures = measure(records, source=SourceCount(3), events=[Event(1.0, 1.4, "restart", "node-1", "r")])
     assert figures.values["misses_after_restart"] == 24
     assert figures.values["hit_ratio_after_add"] is None
@@ -73,7 +77,10 @@ def test_last_server_start_time_must_be_the_latest_start_a_second_after_it() -> 
         page(11.5, "node-1", last_start=10.0),  # the latest start: fine
         page(11.6, "node-2", last_start=0.3),  # still the old start time: a mismatch
     ]
-    assert start_time_mismatches(records, starts, EPOCH_WALL) == 1
+    tally = Tally(WriteIndex())
+    for record in records:
+        tally.add(record)
+    assert start_time_mismatches(tally, starts, EPOCH_WALL) == 1
     figures = measure(
         [*records, page(12.0, "node-1", 10.0, cached=None)], source=SourceCount(), starts=starts, epoch_wall=EPOCH_WALL
     )
@@ -87,7 +94,7 @@ def test_the_live_view_shows_the_step_and_the_last_second() -> None:
     out = io.StringIO()
     view = LiveView(Console(file=out, width=100, force_terminal=False), scenario, ["memory", "redis"])
     view.starting("redis")
-    result = CacheResult("redis", records=[item(0.1, "node-1", True), item(0.2, "node-2", False)])
+    result = CacheResult("redis", records=RecordColumns([item(0.1, "node-1", True), item(0.2, "node-2", False)]))
     view.started(result, epoch=0.0)
     view.step("redis", 1, "1. load 4 requests x10")
     view.console.print(view.render())

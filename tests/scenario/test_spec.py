@@ -14,7 +14,9 @@ from farm.scenario.load import LoadSpec
 from farm.scenario.reference import render_guide
 from farm.scenario.schema import SCHEMA
 from farm.scenario.spec import load_scenario, parse_scenario
-from farm.scenario.steps import STEP_TYPES, CacheStep, ExpectStep, KillStep, LoadStep, RestartStep, WaitStep, WriteStep
+from farm.scenario.steps import STEP_TYPES, ExpectStep, KillStep, LoadStep, RestartStep, SourceStep, WaitStep, WriteStep
+from farm.scenario.steps.cache import ACTION_STEPS, CacheStopStep
+from farm.topology import CACHE_ACTIONS
 
 GOOD = """\
 name: rolling-restart
@@ -57,7 +59,7 @@ def test_a_good_file_reads_into_steps_with_their_lines() -> None:
         RestartStep(line=9, rolling=True),
         WaitStep(line=10, seconds=1.5),
         WriteStep(line=11, keys=(1, 2)),
-        CacheStep(line=12, action="stop"),
+        CacheStopStep(line=12),
         KillStep(line=13, node="node-2"),
         ExpectStep(line=14, thresholds={"coherence_violations": 0, "hit_ratio_after_restart": {"min": 0.95}}),
     )
@@ -116,14 +118,30 @@ steps:
 """
     assert problems(text) == [
         "s.yaml:3: farm.nodes: 0 is less than the minimum of 1",
-        "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql']",
+        "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql', 'sqlite']",
         "s.yaml:6: steps[0].load.concurrency: -2 is less than the minimum of 1",
         "s.yaml:6: steps[0].load.distribution: 'pareto' is not one of ['uniform', 'zipf']",
-        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, write, wait, "
-        "expect; found restrat",
+        "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, source, "
+        "partition, latency, reset, heal, write, wait, expect; found restrat",
         "s.yaml:8: steps[2].kill.node: 'web-1' does not match '^node-[0-9]+$'",
         "s.yaml:9: steps[3].expect: Additional properties are not allowed ('p99' was unexpected)",
     ]
+
+
+def test_a_threshold_names_known_caches_and_a_bound() -> None:
+    text = """\
+name: bad
+steps:
+  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memcached]}, errors: {expected_to_fail: [memory]}}
+"""
+    assert problems(text) == [
+        "s.yaml:3: steps[0].expect.errors: {'expected_to_fail': ['memory']} is not valid under any of the given "
+        "schemas",
+        "s.yaml:3: steps[0].expect.hit_ratio.expected_to_fail[0]: 'memcached' is not one of ['none', 'memory', "
+        "'redis', 'sql', 'sqlite']",
+    ]
+    good = parse_scenario("name: ok\nsteps:\n  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memory]}}\n")
+    assert good.steps[0] == ExpectStep(line=3, thresholds={"hit_ratio": {"min": 0.9, "expected_to_fail": ["memory"]}})
 
 
 def test_rules_between_fields_say_what_to_write() -> None:
@@ -214,3 +232,47 @@ def test_a_load_body_is_a_load_spec_and_the_steps_own_fields() -> None:
     step = parse_scenario("name: s\nsteps:\n  - load: {requests: 5, keys: 3, zipf_s: 1.5, read_ratio: 0.5}\n").steps[0]
     assert isinstance(step, LoadStep)
     assert (step.spec.keys, step.spec.zipf_s, step.spec.read_ratio) == (3, 1.5, 0.5)
+
+
+def test_cache_and_source_fault_steps_read_into_their_classes() -> None:
+    text = """\
+name: faults
+farm: {caches: [sql, sqlite], cache_persistence: false}
+steps:
+  - cache: pause
+  - cache: resume
+  - cache: restart
+  - source: {latency_ms: 200, fail_writes_after_apply: 0.1}
+"""
+    scenario = parse_scenario(text)
+    assert (scenario.farm.caches, scenario.farm.cache_persistence) == (("sql", "sqlite"), False)
+    assert [s.numbered(i) for i, s in enumerate(scenario.steps, 1)] == [
+        "1. cache pause",
+        "2. cache resume",
+        "3. cache restart",
+        "4. source latency_ms 200, fail_writes_after_apply 0.1",
+    ]
+    assert [s.ends_fault for s in scenario.steps] == [False, True, True, False]
+    assert scenario.steps[3] == SourceStep(line=7, changes={"latency_ms": 200, "fail_writes_after_apply": 0.1})
+
+
+def test_every_cache_action_has_its_step_and_only_resume_start_restart_end_a_fault() -> None:
+    assert list(ACTION_STEPS) == list(CACHE_ACTIONS)
+    assert {a for a, step in ACTION_STEPS.items() if step.ends_fault} == {"start", "resume", "restart"}
+
+
+def test_bad_fault_steps_name_the_field() -> None:
+    text = """\
+name: bad-faults
+farm: {cache_persistence: maybe}
+steps:
+  - cache: freeze
+  - source: {fail_writes_after_apply: 1.5}
+  - source: {}
+"""
+    assert problems(text) == [
+        "s.yaml:2: farm.cache_persistence: 'maybe' is not of type 'boolean'",
+        "s.yaml:4: steps[0].cache: 'freeze' is not one of ['stop', 'start', 'pause', 'resume', 'restart']",
+        "s.yaml:5: steps[1].source.fail_writes_after_apply: 1.5 is greater than the maximum of 1",
+        "s.yaml:6: steps[2].source: give one or more of latency_ms, jitter_ms, fail_writes_after_apply",
+    ]

@@ -57,6 +57,7 @@ async def test_counters_are_exact_per_key_and_node(source: tuple[str, aiohttp.Cl
             "requests": 4,
             "reads": 3,
             "writes": 1,
+            "lost_write_replies": 0,
             "by_key": {"1": 2, "2": 1, "3": 1},
             "by_node": {"node-1": 2, "node-2": 2},
             "overlapping_writes": 0,

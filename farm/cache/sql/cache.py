@@ -180,14 +180,16 @@ class SqlCache(DistributedCache):
             return None
         with_value = len(row) == 4
         read_micros = self.dialect.read_micros
-        expires, sliding = read_micros(row[-3]), row[-2]
+        expires, sliding, absolute = read_micros(row[-3]), row[-2], read_micros(row[-1])
         now_us = epoch_micros(now)
+        if expires is not None and absolute is not None:
+            # .NET writes ExpiresAtTime = now + sliding without capping it, and caps it when it reads.
+            expires = min(expires, absolute)
         if expires is None or expires < now_us:
             return None
         if sliding is not None:
             window = sliding * 1_000_000
             new_expiry = now_us + window
-            absolute = read_micros(row[-1])
             if absolute is not None and absolute < new_expiry:
                 new_expiry = absolute
             # A read (not a refresh) writes only a slide worth writing: see the class docstring.
@@ -202,7 +204,7 @@ class SqlCache(DistributedCache):
         expires_at = expiry.expires_at(now)
         if expires_at is None:  # unreachable: empty options get the default sliding window
             raise CacheError(f"set of {key!r}: a SQL cache entry needs an absolute or a sliding expiration")
-        sliding = None if expiry.sliding is None else max(1, int(expiry.sliding.total_seconds()))
+        sliding = None if expiry.sliding is None else whole_seconds(expiry.sliding)
         absolute = None if expiry.absolute is None else self.dialect.time_param(expiry.absolute)
         return (key, value, self.dialect.time_param(expires_at), sliding, absolute)
 
@@ -316,6 +318,18 @@ class SqlCache(DistributedCache):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+def whole_seconds(sliding: timedelta) -> int:
+    """The sliding window as .NET stores it: whole seconds, truncated. A window under a second would be stored as
+    0 and expire at the first read, so it is refused instead."""
+    seconds = int(sliding.total_seconds())
+    if seconds < 1:
+        raise CacheConfigError(
+            f"sliding_expiration={sliding!r}: the SQL cache stores sliding windows in whole seconds "
+            "(SlidingExpirationInSeconds, truncated as .NET does): use at least 1 second"
+        )
+    return seconds
 
 
 def _is_transaction_conflict(exc: pyodbc.Error) -> bool:

@@ -45,7 +45,7 @@ def _expectations_table(results: list[CacheResult]) -> str:
                 continue
             shown = "not measured" if verdict.value is None else f"{verdict.value:.4g}"
             css, word = ("pass", "pass") if verdict.passed else ("fail", "FAIL")
-            if not verdict.passed and result.expected_to_fail:
+            if not verdict.passed and verdict.expected_to_fail:
                 css, word = "xfail", "fail (expected)"
             cells += f'<td class="n {css}">{word} {escape(shown)}</td>'
         rows.append(f"<tr><td><code>{escape(name)}</code></td>{cells}</tr>")

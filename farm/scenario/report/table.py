@@ -23,13 +23,13 @@ def figures_table(results: list[CacheResult], title: str) -> Table:
     return table
 
 
-def _verdict_cell(verdict: Verdict | None, expected_to_fail: bool) -> Text:
+def _verdict_cell(verdict: Verdict | None) -> Text:
     if verdict is None:
         return Text("-")
     shown = "not measured" if verdict.value is None else f"{verdict.value:.4g}"
     if verdict.passed:
         return Text(f"pass {shown}", style="green")
-    if expected_to_fail:
+    if verdict.expected_to_fail:
         return Text(f"fail {shown} (expected)", style="yellow")
     return Text(f"FAIL {shown}", style="bold red")
 
@@ -44,8 +44,7 @@ def expectations_table(results: list[CacheResult]) -> Table | None:
         table.add_column(result.cache, justify="right")
     for name in names:
         found = [next((v for v in r.verdicts if v.name == name), None) for r in results]
-        cells = (_verdict_cell(v, r.expected_to_fail) for v, r in zip(found, results, strict=True))
-        table.add_row(name, *cells)
+        table.add_row(name, *map(_verdict_cell, found))
     return table
 
 

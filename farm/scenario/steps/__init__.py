@@ -6,8 +6,10 @@ the docs, the runner and the reports pick it up from there.
 
 from farm.scenario.steps.base import Step, StepContext
 from farm.scenario.steps.cache import CacheStep
+from farm.scenario.steps.faults import HealStep, LatencyStep, PartitionStep, ResetStep
 from farm.scenario.steps.flow import ExpectStep, WaitStep
 from farm.scenario.steps.nodes import AddStep, KillStep, PauseStep, RemoveStep, RestartStep, ResumeStep
+from farm.scenario.steps.source import SourceStep
 from farm.scenario.steps.traffic import LoadStep, WriteStep
 
 STEP_TYPES: dict[str, type[Step]] = {
@@ -21,6 +23,11 @@ STEP_TYPES: dict[str, type[Step]] = {
         PauseStep,
         ResumeStep,
         CacheStep,
+        SourceStep,
+        PartitionStep,
+        LatencyStep,
+        ResetStep,
+        HealStep,
         WriteStep,
         WaitStep,
         ExpectStep,
@@ -33,12 +40,17 @@ __all__ = [
     "AddStep",
     "CacheStep",
     "ExpectStep",
+    "HealStep",
     "KillStep",
+    "LatencyStep",
     "LoadStep",
+    "PartitionStep",
     "PauseStep",
     "RemoveStep",
+    "ResetStep",
     "RestartStep",
     "ResumeStep",
+    "SourceStep",
     "Step",
     "StepContext",
     "WaitStep",

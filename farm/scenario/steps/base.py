@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, ParamSpec, Protocol, Self, TypeVar
 
 from farm.config import CacheChoice
-from farm.scenario.history import Event, Record
+from farm.scenario.history import Event, RecordSink
 from farm.state import FarmState
 from farm.topology import Farm, NodeRestarted
 
@@ -25,9 +25,12 @@ class StepContext(Protocol):
 
     cache: CacheChoice
     farm: Farm
-    records: list[Record]
     epoch: float
     """``time.monotonic()`` when the scenario started: records and events count seconds from it."""
+
+    @property
+    def records(self) -> RecordSink:
+        """Where loads put each record as its request finishes."""
 
     @property
     def state(self) -> FarmState:
@@ -69,6 +72,12 @@ class Step(ABC):
     """Its events put a node back cold if the cache is not shared: ``hit_ratio_after_restart`` judges them."""
     adds_node: ClassVar[bool] = False
     """Its events bring a new node: ``hit_ratio_after_add`` judges them."""
+    needs_fault_links: ClassVar[bool] = False
+    """It acts on the fault proxy's links: a scenario that has it runs on a farm started with fault links."""
+    ends_fault: ClassVar[bool] = False
+    """Its events end a fault (a heal, by a step or by the fault's own ``duration_s``; the cache back):
+    ``recovery_s`` counts from them. A step whose instances differ (``cache: start`` ends one, ``cache: stop`` does
+    not) overrides ``ends_fault_event`` instead: the runner marks the events it records while it runs."""
 
     line: int
     """Where the step is in the scenario file."""
@@ -81,6 +90,10 @@ class Step(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A short label: what the step does, as the live view, the records and the reports name it."""
+
+    def ends_fault_event(self) -> bool:
+        """Whether this step's events end a fault (the runner marks them so)."""
+        return self.ends_fault
 
     def numbered(self, index: int) -> str:
         return f"{index}. {self.describe()}"

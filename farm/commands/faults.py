@@ -1,0 +1,80 @@
+"""Network faults on a farm started with `farm up --faults`: partition, latency, reset, heal."""
+
+from __future__ import annotations
+
+import argparse
+
+from farm.commands.farm_control import with_run_dir
+from farm.errors import FarmError
+from farm.fault_links import TARGETS, describe_fault
+from farm.topology import Farm
+
+
+def _nodes(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give node names separated by commas, e.g. node-1,node-2")
+    return names
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number")
+    return value
+
+
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must not be negative")
+    return value
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def fault_parser(name: str, help_text: str, direction: str) -> argparse.ArgumentParser:
+        sub = with_run_dir(subparsers.add_parser(name, help=help_text))
+        sub.add_argument(f"--{direction}", dest="target", choices=TARGETS, required=True, help="which links")
+        sub.add_argument("--nodes", type=_nodes, help="node-1,node-2 (default: every node)")
+        sub.add_argument("--duration-s", type=_positive, help="heal by itself after this many seconds")
+        return sub
+
+    fault_parser("partition", "cut nodes off from their cache or the source store (bytes held)", "from").set_defaults(
+        handler=cmd_fault, kind="partition"
+    )
+    latency = fault_parser("latency", "delay every chunk on the nodes' links", "to")
+    latency.add_argument("--ms", type=_not_negative, required=True, help="delay of each chunk, ms")
+    latency.add_argument("--jitter-ms", type=_not_negative, default=0.0, help="± uniform jitter, ms (at most --ms)")
+    latency.set_defaults(handler=cmd_fault, kind="latency")
+    fault_parser("reset", "cut the nodes' open connections with TCP RST", "to").set_defaults(
+        handler=cmd_fault, kind="reset"
+    )
+
+    heal = with_run_dir(subparsers.add_parser("heal", help="end network faults (all of them without options)"))
+    heal.add_argument("--nodes", type=_nodes, help="only these nodes' links")
+    heal.add_argument("--from", dest="target", choices=TARGETS, help="only the links to this")
+    heal.set_defaults(handler=cmd_heal)
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    parameters = {"ms": args.ms, "jitter_ms": args.jitter_ms} if args.kind == "latency" else {}
+    if args.kind == "latency" and args.jitter_ms > args.ms:
+        raise FarmError(f"--jitter-ms {args.jitter_ms:g} is more than --ms {args.ms:g}: a delay cannot be negative")
+    fault = Farm(args.run_dir).fault(args.kind, args.target, args.nodes, duration_s=args.duration_s, **parameters)
+    print(describe_fault(fault))
+    return 0
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    healed = Farm(args.run_dir).heal(args.nodes, args.target)
+    for fault in healed:
+        print(f"healed {fault['id']} {fault['kind']} on {', '.join(fault['links'])}")
+    if not healed:
+        print("no network fault to heal")
+    return 0

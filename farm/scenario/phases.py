@@ -1,0 +1,87 @@
+"""A run judged phase by phase, as its records come in; and the whole run at the end.
+
+Each ``expect`` judges the records since the previous one, but a read is judged against every write
+acknowledged before it started, whatever phase that write was in: the writes are kept, compactly, across
+phases. Each stale read is so counted in exactly one phase, and the whole run's figure (the final table) is the
+sum of the phases': the table and the exit code cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from farm.scenario.coherence import WriteIndex
+from farm.scenario.expectations import Verdict, judge
+from farm.scenario.figures import Figures, SourceCount, measure
+from farm.scenario.history import Event, HistoryStream, Record
+from farm.scenario.result import CacheResult, SourceSample
+
+
+class Phases:
+    """Where the loads put their records (and a test its recorded ones): kept in the result's compact columns,
+    and streamed to history.jsonl when ``history`` is given."""
+
+    def __init__(self, result: CacheResult, history: HistoryStream | None = None) -> None:
+        self.result = result
+        self.history = history
+        self._writes = WriteIndex()
+        self._first_record = self._first_event = 0
+        self._source_before = SourceSample(0, 0, 0)
+
+    def begin(self) -> None:
+        """The first phase starts here, from the source store's first sample."""
+        self._source_before = self.result.source_samples[-1]
+
+    def append(self, record: Record) -> None:
+        self.result.records.append(record)
+        if self.history is not None:
+            self.history.append(record)
+
+    def flush(self) -> None:
+        """Writes out the records still waiting for a batch."""
+        if self.history is not None:
+            self.history.flush()
+
+    def expect(self, thresholds: dict[str, Any], line: int, now: float) -> list[Verdict]:
+        """Judges everything since the previous ``expect`` (or the start), ``now`` seconds into the run, with the
+        source store's counters as last sampled."""
+        result = self.result
+        phase_start = result.records[self._first_record].start if len(result.records) > self._first_record else now
+        figures = self._measure(
+            result.records.since(self._first_record),
+            result.events[self._first_event :],
+            self._source_before,
+            now - phase_start,
+            self._writes,
+        )
+        verdicts = judge(thresholds, figures, line, cache=result.cache, cache_falls_short=result.expected_to_fail)
+        result.verdicts += verdicts
+        self._first_record, self._first_event = len(result.records), len(result.events)
+        self._source_before = result.source_samples[-1]
+        return verdicts
+
+    def whole_run(self) -> Figures:
+        result = self.result
+        since = result.source_samples[0] if result.source_samples else SourceSample(0, 0, 0)
+        return self._measure(iter(result.records), result.events, since, result.seconds, WriteIndex())
+
+    def _measure(
+        self,
+        records: Iterable[Record],
+        events: Sequence[Event],
+        since: SourceSample,
+        seconds: float,
+        writes: WriteIndex,
+    ) -> Figures:
+        result = self.result
+        last = result.source_samples[-1] if result.source_samples else since
+        return measure(
+            records,
+            source=SourceCount(last.reads - since.reads, last.writes - since.writes),
+            events=events,
+            starts=result.starts,
+            epoch_wall=result.epoch_wall,
+            seconds=seconds,
+            writes=writes,
+        )

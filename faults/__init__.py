@@ -1,0 +1,1 @@
+"""A user-space TCP fault proxy: links that forward bytes, and faults (partition, latency, reset) put on them."""
