@@ -118,7 +118,8 @@ steps:
 """
     assert problems(text) == [
         "s.yaml:3: farm.nodes: 0 is less than the minimum of 1",
-        "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql', 'sqlite']",
+        "s.yaml:4: farm.caches[1]: 'memcached' is not one of ['none', 'memory', 'redis', 'sql', 'sqlite', "
+        "'redis/available', 'sql/available', 'sqlite/available']",
         "s.yaml:6: steps[0].load.concurrency: -2 is less than the minimum of 1",
         "s.yaml:6: steps[0].load.distribution: 'pareto' is not one of ['uniform', 'zipf']",
         "s.yaml:7: steps[1]: a step is one of load, restart, add, remove, kill, pause, resume, cache, source, "
@@ -138,7 +139,7 @@ steps:
         "s.yaml:3: steps[0].expect.errors: {'expected_to_fail': ['memory']} is not valid under any of the given "
         "schemas",
         "s.yaml:3: steps[0].expect.hit_ratio.expected_to_fail[0]: 'memcached' is not one of ['none', 'memory', "
-        "'redis', 'sql', 'sqlite']",
+        "'redis', 'sql', 'sqlite', 'redis/available', 'sql/available', 'sqlite/available']",
     ]
     good = parse_scenario("name: ok\nsteps:\n  - expect: {hit_ratio: {min: 0.9, expected_to_fail: [memory]}}\n")
     assert good.steps[0] == ExpectStep(line=3, thresholds={"hit_ratio": {"min": 0.9, "expected_to_fail": ["memory"]}})
