@@ -454,6 +454,26 @@ class Farm:
             return control.heal()
         return control.heal(self._links(state, target, nodes))
 
+    def heal_everything(self) -> list[str]:
+        """Ends every fault the farm can have: its network faults, a paused or stopped cache server, and the source
+        store's added latency and lost replies (back to what the farm started with). One line per fault ended."""
+        state = FarmState.load(self.run)
+        ended = []
+        if state.fault_links:
+            ended += [f"healed {fault['id']} {fault['kind']} on {', '.join(fault['links'])}" for fault in self.heal()]
+        server = cache_server(state, self.run)
+        if server is not None:
+            was = self._cache_state(server)
+            if was != "running":
+                self.cache_service("resume" if was == "paused" else "start")
+                ended.append(f"cache {server.name} was {was}: {'resumed' if was == 'paused' else 'started'}")
+        normal = {"latency_ms": state.source_latency_ms, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
+        now = source_control(state.source_url)
+        if any(now.get(name) != value for name, value in normal.items()):
+            source_control(state.source_url, normal)
+            ended.append(f"source store back to {state.source_latency_ms:g} ms, no lost replies")
+        return ended
+
     def faults(self) -> list[FaultJson]:
         """The network faults active now."""
         state = FarmState.load(self.run)

@@ -56,7 +56,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         handler=cmd_fault, kind="reset"
     )
 
-    heal = with_run_dir(subparsers.add_parser("heal", help="end network faults (all of them without options)"))
+    heal = with_run_dir(
+        subparsers.add_parser(
+            "heal",
+            help="end every fault: network faults, a paused or stopped cache, the source store's latency and lost "
+            "replies; with --nodes or --from, only those network links",
+        )
+    )
     heal.add_argument("--nodes", type=_nodes, help="only these nodes' links")
     heal.add_argument("--from", dest="target", choices=TARGETS, help="only the links to this")
     heal.set_defaults(handler=cmd_heal)
@@ -72,7 +78,12 @@ def cmd_fault(args: argparse.Namespace) -> int:
 
 
 def cmd_heal(args: argparse.Namespace) -> int:
-    healed = Farm(args.run_dir).heal(args.nodes, args.target)
+    farm = Farm(args.run_dir)
+    if args.nodes is None and args.target is None:
+        ended = farm.heal_everything()
+        print("\n".join(ended) if ended else "no fault to heal")
+        return 0
+    healed = farm.heal(args.nodes, args.target)
     for fault in healed:
         print(f"healed {fault['id']} {fault['kind']} on {', '.join(fault['links'])}")
     if not healed:

@@ -107,7 +107,7 @@ def test_bad_values_are_refused_before_the_farm_is_asked(tmp_path: Path, args: t
 
 def test_a_farm_without_fault_links_says_how_to_get_them(tmp_path: Path) -> None:
     FarmState(proxy_port=1, admin_token="t", source_port=2, cache_kind="memory", cache_url=None).save(tmp_path)
-    for args in (("partition", "--from", "source"), ("heal",)):
+    for args in (("partition", "--from", "source"), ("heal", "--from", "cache")):
         result = cli(*args, run=tmp_path)
         assert result.returncode == 1
         assert "start it with `farm up --faults" in result.stderr
@@ -131,3 +131,29 @@ def test_nodes_added_and_removed_get_and_lose_their_links_and_down_leaves_nothin
         assert all(port_open("127.0.0.1", port) for port in ports)
     assert not [pid for pid in pids if alive(pid)]
     assert not [port for port in ports if port_open("127.0.0.1", port)]
+
+
+def test_heal_without_options_ends_every_kind_of_fault(faulty_farm: Path) -> None:
+    for args in (
+        ("partition", "--from", "cache", "--nodes", "node-2"),
+        ("cache", "pause"),
+        ("source", "--latency-ms", "300", "--fail-writes-after-apply", "0.5"),
+    ):
+        done = cli(*args, run=faulty_farm)
+        assert done.returncode == 0, done.stderr
+    before = status(faulty_farm)
+    assert (len(before["faults"]), before["cache_state"]) == (1, "paused")
+    assert before["source_faults"]["fail_writes_after_apply"] == 0.5
+
+    healed = cli("heal", run=faulty_farm)
+    assert healed.returncode == 0, healed.stderr
+    assert healed.stdout.splitlines() == [
+        f"healed {before['faults'][0]['id']} partition on node-2/cache",
+        "cache redis was paused: resumed",
+        "source store back to 5 ms, no lost replies",
+    ]
+    after = status(faulty_farm)
+    assert (after["faults"], after["cache_state"]) == ([], "running")
+    assert after["source_faults"] == {"latency_ms": 5.0, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
+    assert read(faulty_farm, "node-2", 7)[0] == 200
+    assert cli("heal", run=faulty_farm).stdout == "no fault to heal\n"

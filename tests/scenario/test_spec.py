@@ -214,12 +214,15 @@ def test_every_step_kind_is_in_the_schema_with_its_own_body() -> None:
 def test_every_shipped_scenario_is_valid() -> None:
     shipped = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
     assert [p.stem for p in shipped] == [
+        "cache-outage",
         "coherence",
         "demo",
+        "partition",
         "redis-vs-sql",
         "restarts",
         "sample",
         "scale",
+        "slow-source",
         "source-load",
     ]
     for path in shipped:

@@ -194,8 +194,9 @@ class HealStep(Step):
     messages: ClassVar[dict[str, str]] = {"oneOf": "give `all`, or `nodes: [...]` and/or `from: cache|source`"}
     fields_doc: ClassVar[str] = "`all`, or `nodes: [node-1]` and/or `from: cache` or `source`"
     doc: ClassVar[str] = (
-        "Ends the network faults on those links (every one with `all`). A fault with `duration_s` records a "
-        "`heal` event of its own when it ends by itself."
+        "Ends the network faults on those links. `all` ends every fault, as `farm heal` does: network faults, a "
+        "paused or stopped cache server, and the source store's added latency and lost replies. A fault with "
+        "`duration_s` records a `heal` event of its own when it ends by itself."
     )
 
     nodes: tuple[str, ...] | None = None
@@ -216,6 +217,9 @@ class HealStep(Step):
     async def run(self, ctx: StepContext, index: int) -> None:
         if self.target is not None and not _has_link(ctx, self.target):
             _note(ctx, f"{self.describe()}: the {self.target} is not reached over the network")
+            return
+        if self.nodes is None and self.target is None:
+            await timed(ctx, self.kind, None, self.describe(), ctx.farm.heal_everything)
             return
         node = self.nodes[0] if self.nodes and len(self.nodes) == 1 else None
         nodes = list(self.nodes) if self.nodes else None
