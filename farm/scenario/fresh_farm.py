@@ -31,7 +31,8 @@ def run_on_fresh_farm(
     always torn down; its logs are kept in ``out/logs/<cache>``. ``secrets`` may name servers of the user's
     (``FARM_REDIS_URL``, ``FARM_SQL_URL``) for the caches that need one."""
     choice = choose_cache(cache, None, secrets)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{cache}-"))
+    folder = cache.replace("/", "-")  # redis/available: logs/redis-available
+    run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{folder}-"))
     farm = Farm(run_dir)
     runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view, history=out / HISTORY)
     try:
@@ -43,15 +44,15 @@ def run_on_fresh_farm(
         runner.result.failure = INTERRUPTED
         return runner.result
     except Exception as exc:  # a fault of ours: the other caches still run, the reports still get written
-        (out / "logs" / cache).mkdir(parents=True, exist_ok=True)
-        (out / "logs" / cache / "runner-error.log").write_text(traceback.format_exc())
-        runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{cache}/runner-error.log)"
+        (out / "logs" / folder).mkdir(parents=True, exist_ok=True)
+        (out / "logs" / folder / "runner-error.log").write_text(traceback.format_exc())
+        runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{folder}/runner-error.log)"
         return runner.result
     finally:
         runner.records.flush()
         farm.down()
         if (run_dir / "logs").is_dir():
-            shutil.copytree(run_dir / "logs", out / "logs" / cache, dirs_exist_ok=True)
+            shutil.copytree(run_dir / "logs", out / "logs" / folder, dirs_exist_ok=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
