@@ -105,8 +105,11 @@ class Supervisor:
 
     # -- files -------------------------------------------------------------------------------------
     def write_config(self) -> None:
+        """A new farm's configuration: programs an earlier farm in this folder left behind are not part of it."""
         (self.run / "logs").mkdir(parents=True, exist_ok=True)
         self.programs.mkdir(parents=True, exist_ok=True)
+        for stale in self.programs.glob("*.conf"):
+            stale.unlink()
         (self.run / "supervisord.conf").write_text(CONFIG.format(run=self.run))
 
     def write_program(self, program: Program) -> None:
@@ -160,12 +163,21 @@ class Supervisor:
             return None
 
     def shutdown(self) -> None:
-        """Stops every program, then supervisord; waits until its process is gone."""
+        """Stops every program, then supervisord; waits until its process is gone.
+
+        Every program is told to stop at once: supervisord's own shutdown stops them priority by priority and
+        looks again only once a second, which made a farm of four priorities take four seconds or more."""
         pid = self.pid()
         if self.running():
+            self.call("stopAllProcesses", False)
+            deadline = time.monotonic() + SHUTDOWN_WAIT_S
+            while time.monotonic() < deadline and any(
+                info["statename"] in ("STARTING", "RUNNING", "BACKOFF", "STOPPING") for info in self.all_info()
+            ):
+                time.sleep(0.05)
             self.call("shutdown")
         if pid is not None:
-            _wait_gone(pid, 30)
+            _wait_gone(pid, SHUTDOWN_WAIT_S)
 
     # -- programs ----------------------------------------------------------------------------------
     def add(self, program: Program) -> None:
@@ -201,6 +213,11 @@ class Supervisor:
         except xmlrpc.client.Fault as fault:
             if not any(word in fault.faultString for word in ok):
                 raise FarmError(f"supervisord refused for {name}: {fault.faultString}") from None
+
+
+SHUTDOWN_WAIT_S = 30.0
+"""The longest a farm's shutdown waits for its programs (each has its own stop wait, the longest a drain), then
+for supervisord."""
 
 
 def _wait_gone(pid: int, seconds: float) -> None:

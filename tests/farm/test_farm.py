@@ -199,6 +199,21 @@ def test_down_also_stops_a_paused_node(tmp_path: Path) -> None:
     assert not [pid for pid in pids if alive(pid)]
 
 
+def test_a_farm_brought_up_again_in_the_same_folder_is_only_what_was_asked(tmp_path: Path) -> None:
+    run = tmp_path / "farm"
+    assert cli("up", "--nodes", "1", "--cache", "none", run=run).returncode == 0
+    assert cli("add-node", run=run).returncode == 0
+    assert cli("down", run=run).returncode == 0
+    again = cli("up", "--nodes", "1", "--cache", "none", run=run)
+    try:
+        assert again.returncode == 0, again.stderr
+        status = json.loads(cli("status", "--json", run=run).stdout)
+        assert [n["name"] for n in status["nodes"]] == ["node-1"]
+        assert sorted(status["processes"]) == ["proxy", "source"], "no program of the earlier farm came back"
+    finally:
+        assert cli("down", run=run).returncode == 0
+
+
 def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
     missing = cli("status", run=tmp_path / "none")
     assert missing.returncode == 1
