@@ -20,7 +20,14 @@ import pyodbc
 from farm.cache.coordination import LateCallError, Lock, Observation, micros
 from farm.cache.errors import CacheConfigError
 from farm.cache.options import EntryOptions
-from farm.cache.sql.cache import CONFLICT_RETRIES, FENCES_SUFFIX, SqlCache, _execute, _is_transaction_conflict
+from farm.cache.sql.cache import (
+    CONFLICT_RETRIES,
+    FENCES_SUFFIX,
+    SqlCache,
+    _execute,
+    _is_missing_table,
+    _is_transaction_conflict,
+)
 
 T = TypeVar("T")
 
@@ -68,13 +75,25 @@ class SqlCoordination:
     def _run(self, operation: str, key: str, work: Callable[[pyodbc.Cursor], T]) -> T:
         def with_table(cursor: pyodbc.Cursor) -> T:
             if not self._created:
-                with self._creating:
-                    if not self._created:
-                        cursor.execute(self._create)
-                        self._created = True
-            return work(cursor)
+                self._create_table(cursor)
+            try:
+                return work(cursor)
+            except pyodbc.Error as exc:
+                # Dropped since (a cache server that starts empty drops both tables): made again, and the call
+                # run once more. Each call touches this table first, so the failed run changed nothing.
+                if not _is_missing_table(exc):
+                    raise
+                self._created = False
+                self._create_table(cursor)
+                return work(cursor)
 
         return self.cache._run(operation, key, with_table)
+
+    def _create_table(self, cursor: pyodbc.Cursor) -> None:
+        with self._creating:
+            if not self._created:
+                cursor.execute(self._create)
+                self._created = True
 
     async def _in_thread(self, operation: str, key: str, work: Callable[[pyodbc.Cursor], T]) -> T:
         return await self.cache._in_thread(self._run, operation, key, work)
