@@ -53,7 +53,9 @@ class SqlCoordination:
             f"CREATE TABLE IF NOT EXISTS {ref} ({i} {dialect.fence_key_type}, {f} bigint NOT NULL, "
             f"{o} varchar(64) NULL, {lease} bigint NOT NULL, {t} bigint NOT NULL){dialect.table_suffix}"
         )
-        self._ensure = dialect.insert_ignore(ref, f"{i}, {f}, {o}, {lease}, {t}", "?, 0, NULL, 0, 0")
+        # A new row's fence is minus the time it was made, not 0: a table that was dropped and made again (a cache
+        # server that starts empty) never shows a key a fence that a reader saw before, as Redis's epoch does.
+        self._ensure = dialect.insert_ignore(ref, f"{i}, {f}, {o}, {lease}, {t}", f"?, -{now}, NULL, 0, 0")
         self._observe = f"SELECT {f}, CASE WHEN {free} THEN 0 ELSE 1 END FROM {ref} WHERE {i} = ?"
         self._acquire = (
             f"UPDATE {ref} SET {f} = CASE WHEN {f} + 1 > {now} THEN {f} + 1 ELSE {now} END, {o} = ?, "
@@ -129,6 +131,9 @@ class SqlCoordination:
 
         def observe(cursor: pyodbc.Cursor) -> Observation:
             row = cursor.execute(self._observe, key).fetchone()
+            if row is None:  # observed with a fence of its own, which the add finds again only in the same table
+                _execute(cursor, self._ensure, key)
+                row = cursor.execute(self._observe, key).fetchone()
             return Observation(0, False) if row is None else Observation(int(row[0]), bool(row[1]))
 
         return None, await self._in_thread("observe", key, observe)
