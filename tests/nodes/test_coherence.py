@@ -277,3 +277,66 @@ async def test_the_available_policy_writes_while_the_cache_is_paused_and_repairs
 
     await until(invalidated)
     await assert_no_stale_read(farm, [a, b], put)
+
+
+@pytest.fixture
+def sql_cache(postgresql_server: ServerProcess) -> Iterator[tuple[SqlCache, Callable[[], DistributedCache]]]:
+    """A cache table of the test's own on the session's PostgreSQL (not paused here), and how a node opens it."""
+    table = f"coherence_{uuid.uuid4().hex[:12]}"
+    with SqlCache(postgresql_server.url, table=table) as sql:
+        sql.create_table()
+        yield sql, lambda: SqlCache(postgresql_server.url, table=table, statement_timeout=1.0, pool_wait=0.2)
+        sql.drop_table()
+
+
+def forget(sql: SqlCache) -> None:
+    """What a farm without persistence does when its PostgreSQL starts again (farm.cache_server.PostgresServer)."""
+    sql.drop_table(if_exists=True)
+    sql.create_table(if_not_exists=False)
+
+
+async def test_writes_go_on_after_the_sql_cache_starts_empty(
+    tmp_path: Path, sql_cache: tuple[SqlCache, Callable[[], DistributedCache]]
+) -> None:
+    """The table of locks and fences goes with the cache table: a node that had made it makes it again."""
+    sql, open_cache = sql_cache
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        source_url = await stack.enter_async_context(serve(source_app(tmp_path, 0.0)))
+        farm = Farm(stack, source_url, open_cache, http)
+        a, b = await farm.node("node-1"), await farm.node("node-2")
+        assert await farm.version(a) == (1, "MISS")
+        await asyncio.to_thread(forget, sql)
+        assert (await farm.put(a)).status == 200
+        assert await farm.version(b) == (2, "HIT")
+
+
+async def test_a_read_that_missed_before_the_sql_cache_started_empty_adds_nothing(
+    tmp_path: Path, sql_cache: tuple[SqlCache, Callable[[], DistributedCache]]
+) -> None:
+    """The reader misses while the item was never locked, and its source read answers the old version after an
+    acknowledged write and a restart that forgot the write's fence: its add must not land."""
+    sql, open_cache = sql_cache
+    read_done, let_go = asyncio.Event(), asyncio.Event()
+
+    @web.middleware
+    async def hold_first_read(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if request.method == "GET" and request.path == ITEM and not read_done.is_set():
+            read_done.set()  # read, and the reply held back until the test lets it go
+            await let_go.wait()
+        return response
+
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        source_url = await stack.enter_async_context(serve(source_app(tmp_path, 0.0, hold_first_read)))
+        farm = Farm(stack, source_url, open_cache, http)
+        a, b = await farm.node("node-1"), await farm.node("node-2")
+        reading = asyncio.create_task(farm.version(b))
+        await read_done.wait()
+        put = await farm.put(a)
+        assert put.status == 200
+        await asyncio.to_thread(forget, sql)
+        let_go.set()
+        assert (await reading)[0] == 1, "it read before the write"
+        await assert_no_stale_read(farm, [a, b], put)

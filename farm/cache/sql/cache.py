@@ -350,10 +350,15 @@ def _driver_message(exc: pyodbc.Error) -> str:
     return str(exc.args[1] if len(exc.args) > 1 else exc)
 
 
+def _is_missing_table(exc: pyodbc.Error) -> bool:
+    state = str(exc.args[0]) if exc.args else ""
+    return state in _MISSING_TABLE_STATES or "no such table" in _driver_message(exc).lower()
+
+
 def _wrap(exc: pyodbc.Error, what: str, target: SqlTarget) -> CacheError:
     state = str(exc.args[0]) if exc.args else ""
     message = mask_secrets(_driver_message(exc))
-    if state in _MISSING_TABLE_STATES or "no such table" in message.lower():
+    if _is_missing_table(exc):
         return CacheError(
             f"{what} failed: table {target.table!r} does not exist in {target.masked}; "
             "create it with `farm sql-cache create CONNECTION SCHEMA TABLE`"

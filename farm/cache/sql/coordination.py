@@ -20,7 +20,14 @@ import pyodbc
 from farm.cache.coordination import LateCallError, Lock, Observation, micros
 from farm.cache.errors import CacheConfigError
 from farm.cache.options import EntryOptions
-from farm.cache.sql.cache import CONFLICT_RETRIES, FENCES_SUFFIX, SqlCache, _execute, _is_transaction_conflict
+from farm.cache.sql.cache import (
+    CONFLICT_RETRIES,
+    FENCES_SUFFIX,
+    SqlCache,
+    _execute,
+    _is_missing_table,
+    _is_transaction_conflict,
+)
 
 T = TypeVar("T")
 
@@ -46,7 +53,9 @@ class SqlCoordination:
             f"CREATE TABLE IF NOT EXISTS {ref} ({i} {dialect.fence_key_type}, {f} bigint NOT NULL, "
             f"{o} varchar(64) NULL, {lease} bigint NOT NULL, {t} bigint NOT NULL){dialect.table_suffix}"
         )
-        self._ensure = dialect.insert_ignore(ref, f"{i}, {f}, {o}, {lease}, {t}", "?, 0, NULL, 0, 0")
+        # A new row's fence is minus the time it was made, not 0: a table that was dropped and made again (a cache
+        # server that starts empty) never shows a key a fence that a reader saw before, as Redis's epoch does.
+        self._ensure = dialect.insert_ignore(ref, f"{i}, {f}, {o}, {lease}, {t}", f"?, -{now}, NULL, 0, 0")
         self._observe = f"SELECT {f}, CASE WHEN {free} THEN 0 ELSE 1 END FROM {ref} WHERE {i} = ?"
         self._acquire = (
             f"UPDATE {ref} SET {f} = CASE WHEN {f} + 1 > {now} THEN {f} + 1 ELSE {now} END, {o} = ?, "
@@ -68,13 +77,25 @@ class SqlCoordination:
     def _run(self, operation: str, key: str, work: Callable[[pyodbc.Cursor], T]) -> T:
         def with_table(cursor: pyodbc.Cursor) -> T:
             if not self._created:
-                with self._creating:
-                    if not self._created:
-                        cursor.execute(self._create)
-                        self._created = True
-            return work(cursor)
+                self._create_table(cursor)
+            try:
+                return work(cursor)
+            except pyodbc.Error as exc:
+                # Dropped since (a cache server that starts empty drops both tables): made again, and the call
+                # run once more. Each call touches this table first, so the failed run changed nothing.
+                if not _is_missing_table(exc):
+                    raise
+                self._created = False
+                self._create_table(cursor)
+                return work(cursor)
 
         return self.cache._run(operation, key, with_table)
+
+    def _create_table(self, cursor: pyodbc.Cursor) -> None:
+        with self._creating:
+            if not self._created:
+                cursor.execute(self._create)
+                self._created = True
 
     async def _in_thread(self, operation: str, key: str, work: Callable[[pyodbc.Cursor], T]) -> T:
         return await self.cache._in_thread(self._run, operation, key, work)
@@ -110,6 +131,9 @@ class SqlCoordination:
 
         def observe(cursor: pyodbc.Cursor) -> Observation:
             row = cursor.execute(self._observe, key).fetchone()
+            if row is None:  # observed with a fence of its own, which the add finds again only in the same table
+                _execute(cursor, self._ensure, key)
+                row = cursor.execute(self._observe, key).fetchone()
             return Observation(0, False) if row is None else Observation(int(row[0]), bool(row[1]))
 
         return None, await self._in_thread("observe", key, observe)
