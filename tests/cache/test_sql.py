@@ -12,6 +12,7 @@ import pyodbc
 import pytest
 
 from farm.cache import CacheConfigError, CacheConnectionError, CacheError, EntryOptions, SqlCache, from_url
+from farm.cache.sql.dialects import IDLE_TRANSACTION_S
 from farm.ports import free_port
 from tests.cache.conftest import SQL_BACKENDS, Store, ready_store
 from tests.clock import ManualClock
@@ -248,6 +249,26 @@ async def test_the_server_abandons_a_statement_after_the_statement_timeout(serve
     sleep = SLEEP_SQL[server_store.name]
     with pytest.raises(CacheError, match=r"statement timeout|max_statement_time exceeded"):
         await asyncio.to_thread(cache._run, "sleep", None, lambda cursor: cursor.execute(sleep).fetchone())
+    await cache.aclose()
+
+
+async def test_the_server_ends_a_transaction_left_idle_so_its_commit_cannot_land_late(server_store: Store) -> None:
+    """A partition can hold a transaction's COMMIT for as long as it lasts: the server ends the transaction first."""
+    cache = SqlCache(server_store.url, table=server_store.table, statement_timeout=0.2)
+    ref = cache.dialect.table_ref(cache.target.schema, cache.target.table)
+    later = cache.dialect.time_param(datetime.now(UTC) + timedelta(hours=1))
+
+    def insert_then_go_quiet(cursor: pyodbc.Cursor) -> None:
+        cursor.connection.autocommit = False
+        cursor.execute(
+            f"INSERT INTO {ref} ({cache.dialect.columns()}) VALUES (?, ?, ?, NULL, ?)", "k", b"old", later, later
+        )
+        time.sleep(IDLE_TRANSACTION_S + 1)  # the COMMIT is held up, as by a partition
+        cursor.connection.commit()
+
+    with pytest.raises(CacheError):
+        await asyncio.to_thread(cache._run, "late commit", "k", insert_then_go_quiet)
+    assert await cache.aget("k") is None
     await cache.aclose()
 
 

@@ -7,6 +7,7 @@ Every dialect stores the columns of the .NET SQL Server cache (``Id``, ``Value``
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta, timezone
@@ -16,6 +17,8 @@ from farm.cache.errors import InvalidIdentifierError
 from farm.cache.ticks import epoch_micros
 
 KEY_COLUMN_LENGTH = 449
+IDLE_TRANSACTION_S = 1.0
+"""How long a server keeps a transaction whose client went quiet (with a statement timeout set)."""
 INDEX_NAME = "Index_ExpiresAtTime"
 COLUMNS = ("Id", "Value", "ExpiresAtTime", "SlidingExpirationInSeconds", "AbsoluteExpiration")
 _NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -83,8 +86,9 @@ class Dialect(ABC):
         return []
 
     def statement_timeout(self, seconds: float) -> list[str]:
-        """Statements that make the server abandon any statement of this session after ``seconds``, so that a
-        statement the client gave up on cannot run on long after (none where the database has no such limit)."""
+        """Statements that make the server abandon any statement of this session after ``seconds``, and end a
+        transaction left idle for ``IDLE_TRANSACTION_S`` (or ``seconds`` if longer), so that work the client gave
+        up on cannot run on, or commit, long after (none where the database has no such limit)."""
         return []
 
     clock_micros: ClassVar[str | None] = None
@@ -191,7 +195,13 @@ class PostgreSQL(Dialect):
         return ["SET TIME ZONE 'UTC'"]
 
     def statement_timeout(self, seconds: float) -> list[str]:
-        return [f"SET statement_timeout = {max(1, round(seconds * 1000))}"]
+        # A transaction whose next statement does not come (its bytes held by a partition) is ended by the server,
+        # so its COMMIT cannot arrive late and store what a newer write has replaced.
+        idle = max(IDLE_TRANSACTION_S, seconds)
+        return [
+            f"SET statement_timeout = {max(1, round(seconds * 1000))}",
+            f"SET idle_in_transaction_session_timeout = {round(idle * 1000)}",
+        ]
 
     # clock_timestamp(), not now(): now() is the start of the transaction.
     clock_micros = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS bigint)"
@@ -241,7 +251,8 @@ class MariaDB(Dialect):
         return ["SET time_zone = '+00:00'"]
 
     def statement_timeout(self, seconds: float) -> list[str]:
-        return [f"SET max_statement_time = {max(0.001, seconds):.3f}"]
+        idle = math.ceil(max(IDLE_TRANSACTION_S, seconds))  # whole seconds only
+        return [f"SET max_statement_time = {max(0.001, seconds):.3f}", f"SET SESSION idle_transaction_timeout = {idle}"]
 
     # SYSDATE(6), not NOW(6): NOW() is the start of the statement's query, SYSDATE() the moment it is read.
     clock_micros = "CAST(UNIX_TIMESTAMP(SYSDATE(6)) * 1000000 AS SIGNED)"
