@@ -45,7 +45,8 @@ class MemoryCoordination:
         with cache._lock:
             now = self._check(deadline)
             if self._locked(key, now):
-                return None
+                held = cache._write_locks[key][0] == owner  # sent again: the owner gets what it holds
+                return Lock(key, owner, cache._fences[key]) if held else None
             fence = max(cache._fences.get(key, 0) + 1, micros(now))
             cache._fences[key] = fence
             cache._write_locks[key] = (owner, now + lease.total_seconds())

@@ -67,12 +67,15 @@ if data then return {data, '', 0} end
 return {false, seen_fence(KEYS[2], KEYS[4], true), redis.call('EXISTS', KEYS[3])}
 """
 )
-# KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence, 0 when held, -1 when too late.
+# KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence (the one it holds when the owner
+# sends it again), 0 when another holds the lock, -1 when too late.
 ACQUIRE = (
     _CLOCK
     + """
 if now > tonumber(ARGV[3]) then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return tonumber(redis.call('GET', KEYS[2])) end
+if holder then return 0 end
 local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 if fence < now then fence = now end
 redis.call('SET', KEYS[2], string.format('%.0f', fence))

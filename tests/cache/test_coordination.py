@@ -47,6 +47,19 @@ async def test_one_holder_at_a_time_and_release_only_by_the_holder(coordination:
     assert again.fence > lock.fence
 
 
+async def test_an_acquisition_sent_again_by_its_owner_gets_the_lock_it_already_holds(
+    coordination: Coordination,
+) -> None:
+    """A driver may send a call again after a connection reset, when the first one was applied: the owner must
+    get its lock back rather than find it busy and leave it orphaned for a whole lease."""
+    first = owner()
+    lock = await coordination.aacquire("k", first, LEASE, deadline_after(5))
+    assert lock is not None
+    assert await coordination.aacquire("k", first, LEASE, deadline_after(5)) == lock
+    assert await coordination.aacquire("k", owner(), LEASE, deadline_after(5)) is None
+    assert await coordination.arelease("k", first) is True
+
+
 def test_only_a_store_that_processes_share_has_shared_fences(backend: Backend, coordination: Coordination) -> None:
     assert coordination.shared is (backend.name != "memory")
 

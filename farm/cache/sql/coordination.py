@@ -62,6 +62,7 @@ class SqlCoordination:
             f"{lease} = {now} + ?, {t} = {t} + 1 WHERE {i} = ? AND {free} AND {now} <= ?"
         )
         self._fence_of = f"SELECT {f} FROM {ref} WHERE {i} = ? AND {o} = ?"
+        self._held_by = f"SELECT {f} FROM {ref} WHERE {i} = ? AND {o} = ? AND {lease} > {now}"
         # Compare-and-delete of the lock; the row stays, for its fence.
         self._release = f"UPDATE {ref} SET {o} = NULL, {lease} = 0, {t} = {t} + 1 WHERE {i} = ? AND {o} = ?"
         self._holder_guard = (
@@ -145,7 +146,8 @@ class SqlCoordination:
             _execute(cursor, self._ensure, key)
             if _execute(cursor, self._acquire, owner, lease_us, key, micros(deadline)) != 1:
                 self._late("lock", key, deadline)
-                return None
+                held = cursor.execute(self._held_by, key, owner).fetchone()  # sent again: the owner gets its lock
+                return None if held is None else Lock(key, owner, int(held[0]))
             row = cursor.execute(self._fence_of, key, owner).fetchone()
             return None if row is None else Lock(key, owner, int(row[0]))
 
