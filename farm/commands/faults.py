@@ -17,24 +17,24 @@ def _nodes(text: str) -> list[str]:
     return names
 
 
-def _positive(text: str) -> float:
+def _number(text: str, *, zero_allowed: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number")
+    if value < 0 or (value == 0 and not zero_allowed):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must not be negative" if zero_allowed else f"{text!r}: give a positive number"
+        )
     return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, zero_allowed=False)
 
 
 def _not_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must not be negative")
-    return value
+    return _number(text, zero_allowed=True)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
