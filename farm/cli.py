@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 EXIT_MISSING_EXTRA = 2
+EXIT_BROKEN_PIPE = 141
+"""As a shell reports a command that SIGPIPE ended: its reader (``| head``) went away."""
 _OUR_PACKAGES = {"farm", "nodes", "proxy", "faults"}
 
 
@@ -31,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = build_parser().parse_args(argv)
         return run_farm_command(args.handler, args)
+    except BrokenPipeError:
+        # Nothing more can reach the reader; the interpreter's own flush at exit must not fail on it too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").partition(".")[0]
         if not missing or missing in _OUR_PACKAGES:

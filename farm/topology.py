@@ -217,6 +217,16 @@ class Farm:
             server.remove_files()
 
     # -- status ------------------------------------------------------------------------------------
+    def _running_state(self, *, fault_links: bool = False) -> FarmState:
+        """The farm's state, for commands that act on its processes: a farm that is down says so (and, first, one
+        without the fault links a command needs)."""
+        state = FarmState.load(self.run)
+        if fault_links:
+            self._faults(state)
+        if not self.supervisor.running():
+            raise FarmError(f"the farm in {self.run} is down: start it with `farm up --run-dir {self.run}`")
+        return state
+
     def status(self) -> dict[str, Any]:
         state = FarmState.load(self.run)
         infos = {i["name"]: i for i in self.supervisor.all_info()} if self.supervisor.running() else {}
@@ -249,7 +259,7 @@ class Farm:
     def source_faults(self, changes: dict[str, float]) -> dict[str, float]:
         """Changes the running source store's faults (``latency_ms``, ``jitter_ms``, ``fail_writes_after_apply``);
         returns them all as they are now."""
-        return source_control(FarmState.load(self.run).source_url, changes)
+        return source_control(self._running_state().source_url, changes)
 
     @staticmethod
     def _source_faults(state: FarmState) -> dict[str, float] | None:
@@ -272,7 +282,7 @@ class Farm:
 
     def add_node(self) -> tuple[str, FarmState]:
         """Starts one more node and puts it behind the proxy; returns its name and the farm as it is now."""
-        state = FarmState.load(self.run)
+        state = self._running_state()
         name = self._new_node_name(state)
         state.nodes[name] = free_port()
         links = self._allot_links(state, name)
@@ -287,7 +297,7 @@ class Farm:
 
     def remove_node(self, name: str) -> FarmState:
         """Drains the node at the proxy, then stops it; returns the farm as it is now."""
-        state = FarmState.load(self.run)
+        state = self._running_state()
         self._require_node(state, name)
         self._admin(state).drain_and_remove(name)
         self.supervisor.remove(name)
@@ -301,7 +311,7 @@ class Farm:
     def restart_nodes(self, names: list[str], *, rolling: bool, on_restarted: NodeRestarted | None = None) -> None:
         """One by one with ``rolling`` (or for a single node): out of the proxy, restart, healthy, back in.
         Otherwise all at once, as a careless deployment would: the proxy sees them go and come back."""
-        state = FarmState.load(self.run)
+        state = self._running_state()
         for name in names:
             self._require_node(state, name)
         told = on_restarted or (lambda name, began, ended: None)
@@ -330,7 +340,7 @@ class Farm:
             told(name, began, ended)
 
     def signal_node(self, name: str, signal: NodeSignal) -> None:
-        state = FarmState.load(self.run)
+        state = self._running_state()
         self._require_node(state, name)
         self.supervisor.signal(name, signal.supervisor_name)
 
@@ -340,7 +350,7 @@ class Farm:
         without persistence starts its server empty."""
         if action not in CACHE_ACTIONS:
             raise FarmError(f"cache {action!r}: use {', '.join(CACHE_ACTIONS)}")
-        state = FarmState.load(self.run)
+        state = self._running_state()
         server = cache_server(state, self.run)
         if server is None:
             where = mask_secrets(state.cache_url or "in each node")
@@ -410,7 +420,10 @@ class Farm:
 
     def _faults(self, state: FarmState) -> FaultsControl:
         if not state.fault_links or state.faults_port is None:
-            raise FarmError(f"this farm has no fault links: start it with `farm up --faults --run-dir {self.run}`")
+            raise FarmError(
+                f"this farm has no fault links: `farm down --run-dir {self.run}`, then start it again with "
+                f"`farm up --faults --run-dir {self.run}`"
+            )
         return FaultsControl(state.faults_port, state.faults_token or "")
 
     def _links(self, state: FarmState, target: str | None, nodes: list[str] | None) -> list[str]:
@@ -442,13 +455,13 @@ class Farm:
         fault proxy reports it (``id``, ``links``, ``started``, ``ends_at``, ...)."""
         if kind not in FAULT_KINDS:
             raise FarmError(f"fault {kind!r}: use {', '.join(FAULT_KINDS)}")
-        state = FarmState.load(self.run)
+        state = self._running_state(fault_links=True)
         links = self._links(state, target, nodes)
         return self._faults(state).add_fault(kind, links, ms=ms, jitter_ms=jitter_ms, duration_s=duration_s)
 
     def heal(self, nodes: list[str] | None = None, target: str | None = None) -> list[FaultJson]:
         """Ends the faults on these nodes' links (to ``target``, or both); with neither, every network fault."""
-        state = FarmState.load(self.run)
+        state = self._running_state(fault_links=True)
         control = self._faults(state)
         if nodes is None and target is None:
             return control.heal()
@@ -457,7 +470,7 @@ class Farm:
     def heal_everything(self) -> list[str]:
         """Ends every fault the farm can have: its network faults, a paused or stopped cache server, and the source
         store's added latency and lost replies (back to what the farm started with). One line per fault ended."""
-        state = FarmState.load(self.run)
+        state = self._running_state()
         ended = []
         if state.fault_links:
             ended += [f"healed {fault['id']} {fault['kind']} on {', '.join(fault['links'])}" for fault in self.heal()]
@@ -476,5 +489,5 @@ class Farm:
 
     def faults(self) -> list[FaultJson]:
         """The network faults active now."""
-        state = FarmState.load(self.run)
+        state = self._running_state()
         return self._faults(state).faults()

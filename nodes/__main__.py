@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--item-absolute", type=float, default=None, help="absolute expiration of items, seconds")
     parser.add_argument("--cache-timeout-ms", type=float, default=200.0, help="after this, serve from the source")
     parser.add_argument(
+        "--write-cache-timeout-ms", type=float, default=2000.0, help="after this, a write's cache call gives up"
+    )
+    parser.add_argument(
         "--source-timeout", type=float, default=10.0, help="seconds a source call may take (default 10)"
     )
     parser.add_argument(
@@ -59,6 +62,7 @@ def node_settings(args: argparse.Namespace, cache_url: str) -> NodeSettings:
         item_sliding=timedelta(seconds=args.item_sliding) if args.item_sliding else None,
         item_absolute=timedelta(seconds=args.item_absolute) if args.item_absolute else None,
         cache_timeout=args.cache_timeout_ms / 1000,
+        write_cache_timeout=args.write_cache_timeout_ms / 1000,
         source_timeout=args.source_timeout,
         write_policy=args.write_policy,
     )

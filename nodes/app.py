@@ -174,8 +174,8 @@ def open_cache(settings: NodeSettings) -> DistributedCache | None:
     if settings.cache_url is None:
         return None
     if is_sql_url(settings.cache_url):
-        limit = max(settings.cache_timeout * 5, 1.0)
-        return from_url(settings.cache_url, statement_timeout=limit, pool_wait=settings.cache_timeout)
+        limit = max(settings.write_cache_timeout * 2, 1.0)
+        return from_url(settings.cache_url, statement_timeout=limit, pool_wait=settings.write_cache_timeout)
     return from_url(settings.cache_url)
 
 

@@ -32,14 +32,16 @@ class GuardedCache:
         self.counters = counters
         self._failing = False
 
-    async def call(self, call: Awaitable[T], what: str) -> T:
+    async def call(self, call: Awaitable[T], what: str, seconds: float | None = None) -> T:
+        """``seconds``: a write's own (longer) limit; a read's cache timeout by default."""
+        limit = self.timeout if seconds is None else seconds
         try:
-            result = await asyncio.wait_for(call, self.timeout)
+            result = await asyncio.wait_for(call, limit)
         except (CacheError, TimeoutError) as exc:
             self.counters.add("cache_errors")
             if not self._failing:  # log the first failure of a run of them, not every one
                 self._failing = True
-                reason = f"no answer in {self.timeout * 1000:.0f} ms" if isinstance(exc, TimeoutError) else str(exc)
+                reason = f"no answer in {limit * 1000:.0f} ms" if isinstance(exc, TimeoutError) else str(exc)
                 log.warning("cache %s failed, serving from the source store: %s", what, reason)
             raise CacheUnavailable(what) from exc
         if self._failing:

@@ -87,9 +87,11 @@ async def _write_holding(
         debts.owe_release(key, lock.owner, after=deadline - time.time() + DEADLINE_MARGIN_S)
         return unavailable(f"the source store did not confirm the write, which may have been applied: {_text(reply)}")
     try:
+        limit = settings.write_cache_timeout
         held = await cache.call(
-            coordination.aset_if_holder(lock, reply.body, settings.item_options(), deadline_after(cache.timeout)),
+            coordination.aset_if_holder(lock, reply.body, settings.item_options(), deadline_after(limit)),
             f"set of {key!r}",
+            limit,
         )
     except CacheUnavailable:
         counters.add("uncertain_writes")
@@ -111,7 +113,7 @@ async def _invalidate(request: web.Request, coordination: Coordination, key: str
     """Removes the entry now, or owes its removal; True if it was removed."""
     app = request.app
     try:
-        await app[CACHE].call(coordination.aremove(key), f"remove of {key!r}")
+        await app[CACHE].call(coordination.aremove(key), f"remove of {key!r}", app[SETTINGS].write_cache_timeout)
     except CacheUnavailable:
         app[DEBTS].owe_invalidation(key)
         return False
@@ -121,7 +123,8 @@ async def _invalidate(request: web.Request, coordination: Coordination, key: str
 async def _release(request: web.Request, coordination: Coordination, lock: Lock) -> None:
     app = request.app
     try:
-        await app[CACHE].call(coordination.arelease(lock.key, lock.owner), f"lock release of {lock.key!r}")
+        limit = app[SETTINGS].write_cache_timeout
+        await app[CACHE].call(coordination.arelease(lock.key, lock.owner), f"lock release of {lock.key!r}", limit)
     except CacheUnavailable:
         app[DEBTS].owe_release(lock.key, lock.owner)
 

@@ -26,7 +26,11 @@ class NodeSettings:
     item_sliding: timedelta | None = timedelta(minutes=5)
     item_absolute: timedelta | None = None
     cache_timeout: float = 0.2
-    """Seconds a cache call may take before the node serves from the source store instead."""
+    """Seconds a cache call of a read may take before the node serves from the source store instead."""
+    write_cache_timeout: float = 2.0
+    """Seconds a cache call of a write (its lock, its new version, the release) may take before the write is
+    refused or left unconfirmed: longer than a read's, since a read falls back to the source store and a write
+    only to a 503. Calls past it cannot land later: each carries a deadline the cache server checks."""
     source_timeout: float = 10.0
     """Seconds a call to the source store may take; a write also tells the source not to apply it later."""
     write_policy: WritePolicy = "strict"
@@ -38,7 +42,7 @@ class NodeSettings:
     """Seconds between attempts to pay what the node owes an unreachable cache."""
 
     def __post_init__(self) -> None:
-        for name in ("cache_timeout", "source_timeout", "lock_wait", "debt_retry"):
+        for name in ("cache_timeout", "write_cache_timeout", "source_timeout", "lock_wait", "debt_retry"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name}={value!r}: must be a positive number of seconds")
@@ -54,7 +58,7 @@ class NodeSettings:
     def lock_lease(self) -> timedelta:
         """Outlives the work a lock guards: taking it, the source write (bounded by its deadline), the cache
         write, and a margin. A holder that overruns it is fenced off anyway."""
-        return timedelta(seconds=self.source_timeout + 3 * self.cache_timeout + LEASE_MARGIN_S)
+        return timedelta(seconds=self.source_timeout + 3 * self.write_cache_timeout + LEASE_MARGIN_S)
 
     @property
     def stale_window(self) -> float:

@@ -27,7 +27,7 @@ class LockUnavailable(Exception):
 async def take_lock(cache: GuardedCache, coordination: Coordination, key: str, settings: NodeSettings) -> Lock:
     """Waits up to ``settings.lock_wait`` for the lock; its lease is ``settings.lock_lease``.
 
-    Each attempt carries a deadline of one cache timeout, so an attempt the node gave up on cannot take the
+    Each attempt carries a deadline of one write cache timeout, so an attempt the node gave up on cannot take the
     lock later (a paused cache, a link that heals): it would block the item's writers for a whole lease."""
     owner = secrets.token_hex(16)
     give_up = time.monotonic() + settings.lock_wait
@@ -35,8 +35,9 @@ async def take_lock(cache: GuardedCache, coordination: Coordination, key: str, s
     while True:
         try:
             lock = await cache.call(
-                coordination.aacquire(key, owner, settings.lock_lease, deadline_after(cache.timeout)),
+                coordination.aacquire(key, owner, settings.lock_lease, deadline_after(settings.write_cache_timeout)),
                 f"lock of {key!r}",
+                settings.write_cache_timeout,
             )
         except CacheUnavailable:
             raise LockUnavailable(key, owner) from None

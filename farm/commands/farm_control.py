@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from farm.config import CACHE_KINDS, WRITE_POLICIES, Environment, choose_cache, read_secrets
+from farm.config import CACHE_KINDS, SHARED_CACHES, WRITE_POLICIES, Environment, choose_cache, read_secrets
 from farm.errors import FarmError
 from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
@@ -109,6 +109,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
     if args.write_policy is not None:
+        if args.write_policy != WRITE_POLICIES[0] and cache.kind not in SHARED_CACHES:
+            raise FarmError(
+                f"--write-policy {args.write_policy} needs a shared cache ({', '.join(SHARED_CACHES)} or a URL of "
+                f"one), not {cache.describe()}: per-node caches have nothing to keep coherent"
+            )
         cache = replace(cache, write_policy=args.write_policy)
     state = Farm(args.run_dir).up(
         nodes=args.nodes,

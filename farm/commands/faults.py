@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from farm.commands.farm_control import with_run_dir
 from farm.errors import FarmError
@@ -22,6 +23,8 @@ def _number(text: str, *, zero_allowed: bool) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number")
     if value < 0 or (value == 0 and not zero_allowed):
         raise argparse.ArgumentTypeError(
             f"{text!r}: must not be negative" if zero_allowed else f"{text!r}: give a positive number"

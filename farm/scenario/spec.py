@@ -123,6 +123,10 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
                 errors = list(validator(step_type.schema).iter_errors(body))
                 if errors:
                     problems += _problems(file, root, (*where, kind), errors, step_type.messages)
+                elif broken := step_type.check(body):
+                    for name, message in broken:
+                        at: Path_ = (*where, kind, name)
+                        problems.append(SpecProblem(file, _line(root, at), _field(at), message))
                 else:
                     steps.append(step_type.parse(body, line))
             case _:

@@ -16,10 +16,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from farm.cli import EXIT_BROKEN_PIPE
 from farm.proxy_admin import ProxyAdmin
+from farm.state import FarmState
 from farm.testing.running import http
 from farm.testing.servers import ServerProcess, start_redis
 from tests.processes import alive, farm_pids
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PASSWORD = "s3cret-Pa55"
 
@@ -197,6 +201,16 @@ def test_down_also_stops_a_paused_node(tmp_path: Path) -> None:
     assert cli("pause-node", "node-1", run=run).returncode == 0
     assert cli("down", run=run).returncode == 0
     assert not [pid for pid in pids if alive(pid)]
+    for args in (
+        ("kill-node", "node-1"),
+        ("add-node",),
+        ("restart-node", "node-1"),
+        ("heal",),
+        ("source", "--latency-ms", "5"),
+    ):
+        after = cli(*args, run=run)
+        assert (after.returncode, after.stdout) == (1, ""), after.stderr
+        assert f"the farm in {run} is down: start it with `farm up --run-dir {run}`" in after.stderr
 
 
 def test_a_farm_brought_up_again_in_the_same_folder_is_only_what_was_asked(tmp_path: Path) -> None:
@@ -221,6 +235,24 @@ def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
     bad_cache = cli("up", "--cache", "carrier-pigeon", run=tmp_path / "x")
     assert bad_cache.returncode == 1
     assert "unknown cache 'carrier-pigeon'" in bad_cache.stderr
+    for cache in ("memory", "none", "memory://"):
+        unshared = cli("up", "--cache", cache, "--write-policy", "available", run=tmp_path / "y")
+        assert unshared.returncode == 1
+        assert "--write-policy available needs a shared cache" in unshared.stderr
+    assert not (tmp_path / "y").exists(), "nothing was started"
+
+
+def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
+    FarmState(proxy_port=1, admin_token="t", source_port=2, cache_kind="none", cache_url=None).save(tmp_path)
+    command = [sys.executable, "-m", "farm.cli", "status", "--run-dir", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # as `farm status | head -1` does, before a line is written
+    with process.stderr:
+        error = process.stderr.read().decode()
+    assert process.wait(timeout=30) == EXIT_BROKEN_PIPE
+    assert "Traceback" not in error
 
 
 def test_an_unknown_node_is_named_in_the_error(shared_farm: Path) -> None:

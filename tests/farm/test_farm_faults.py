@@ -95,6 +95,8 @@ def test_bad_requests_name_what_is_wrong(faulty_farm: Path, args: tuple[str, ...
     ("args", "message"),
     [
         (("latency", "--to", "cache", "--ms", "-5"), "must not be negative"),
+        (("latency", "--to", "cache", "--ms", "nan"), "give a finite number"),
+        (("latency", "--to", "cache", "--ms", "10", "--jitter-ms", "inf"), "give a finite number"),
         (("partition", "--from", "disk"), "invalid choice: 'disk'"),
         (("reset", "--to", "cache", "--duration-s", "0"), "give a positive number"),
     ],
@@ -110,7 +112,7 @@ def test_a_farm_without_fault_links_says_how_to_get_them(tmp_path: Path) -> None
     for args in (("partition", "--from", "source"), ("heal", "--from", "cache")):
         result = cli(*args, run=tmp_path)
         assert result.returncode == 1
-        assert "start it with `farm up --faults" in result.stderr
+        assert "start it again with `farm up --faults" in result.stderr
 
 
 def test_nodes_added_and_removed_get_and_lose_their_links_and_down_leaves_nothing(tmp_path: Path) -> None:
@@ -157,3 +159,20 @@ def test_heal_without_options_ends_every_kind_of_fault(faulty_farm: Path) -> Non
     assert after["source_faults"] == {"latency_ms": 5.0, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
     assert read(faulty_farm, "node-2", 7)[0] == 200
     assert cli("heal", run=faulty_farm).stdout == "no fault to heal\n"
+
+
+def test_a_cache_slower_than_a_reads_timeout_still_takes_writes(faulty_farm: Path) -> None:
+    """Reads fall back to the source store after 200 ms; a write has no such fallback, only a 503, so its cache
+    calls may take longer before it is refused."""
+    node = next(n["url"] for n in status(faulty_farm)["nodes"] if n["name"] == "node-1")
+    # 110 ms each way: a round trip takes 220 ms, more than a read waits, and a few fit in a write's 2 s
+    done = cli("latency", "--to", "cache", "--ms", "110", "--nodes", "node-1", run=faulty_farm)
+    assert done.returncode == 0, done.stderr
+    try:
+        write = http("PUT", f"{node}/items/9", b'{"price": 9.5}')
+        assert write.status == 200, write.body
+        read = http("GET", f"{node}/items/9")
+        assert (read.status, read.headers.get("X-Cache")) == (200, "MISS")
+        assert json.loads(read.body)["version"] == json.loads(write.body)["version"]
+    finally:
+        assert cli("heal", run=faulty_farm).returncode == 0

@@ -17,7 +17,7 @@ def settings(**overrides: object) -> NodeSettings:
 def test_defaults_are_strict_with_a_ten_second_source_timeout() -> None:
     default = settings()
     assert (default.write_policy, default.source_timeout) == ("strict", 10.0)
-    assert default.lock_lease.total_seconds() == pytest.approx(10.0 + 3 * 0.2 + 1.0)
+    assert default.lock_lease.total_seconds() == pytest.approx(10.0 + 3 * 2.0 + 1.0)
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,7 @@ def test_fault_steps_say_they_need_fault_links_and_heal_ends_a_fault() -> None:
         ("latency: {to: cache, ms: -1}", "steps[0].latency.ms", "less than the minimum"),
         ("reset: {to: cache, duration_s: 0}", "steps[0].reset.duration_s", "less than or equal to the minimum"),
         ("heal: some", "steps[0].heal", "give `all`"),
+        ("latency: {to: cache, ms: 10, jitter_ms: 20}", "steps[0].latency.jitter_ms", "20 is more than ms (10)"),
     ],
 )
 def test_bad_fault_steps_name_their_line_and_field(step: str, field: str, message: str) -> None:

@@ -87,6 +87,11 @@ class Step(ABC):
     def parse(cls, body: Any, line: int) -> Self:
         """The step from its body, which the schema has already accepted."""
 
+    @classmethod
+    def check(cls, body: Any) -> list[tuple[str, str]]:
+        """Rules between fields that the schema cannot say, on a body the schema accepted: (field, message) pairs."""
+        return []
+
     @abstractmethod
     def describe(self) -> str:
         """A short label: what the step does, as the live view, the records and the reports name it."""

@@ -148,6 +148,13 @@ class LatencyStep(FaultStep):
     jitter_ms: float = 0.0
 
     @classmethod
+    def check(cls, body: Any) -> list[tuple[str, str]]:
+        ms, jitter = body["ms"], body.get("jitter_ms", 0)
+        if jitter > ms:
+            return [("jitter_ms", f"{jitter:g} is more than ms ({ms:g}): a delay cannot be negative")]
+        return []
+
+    @classmethod
     def _own(cls, body: Any) -> dict[str, Any]:
         return {"ms": float(body["ms"]), "jitter_ms": float(body.get("jitter_ms", 0))}
 
