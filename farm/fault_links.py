@@ -59,6 +59,8 @@ def describe_fault(fault: dict[str, Any], now: float | None = None) -> str:
     parameters = " ".join(f"{k}={v:g}" for k, v in fault.get("parameters", {}).items())
     ends_at = fault.get("ends_at")
     ends = "until healed" if ends_at is None else f"ends in {max(ends_at - (now or time.time()), 0):.1f} s"
+    if fault["kind"] == "reset" and fault.get("duration_s") is None:
+        ends = "once"  # the open connections are cut, and that is all
     kind = f"{fault['kind']} {parameters}".strip()
     return f"{fault['id']:<5}{kind:<28}{', '.join(fault['links'])}   ({ends})"
 

@@ -12,8 +12,8 @@ from farm.topology import Farm
 
 
 def _nodes(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r}: give node names separated by commas, e.g. node-1,node-2")
     return names
 

@@ -70,7 +70,9 @@ def test_latency_and_reset_on_the_source_links_leave_reads_answered(faulty_farm:
     assert fault["links"] == ["node-1/source", "node-2/source"]
     assert fault["ends_at"] == pytest.approx(fault["started"] + 30)
     assert read(faulty_farm, "node-2", 8) == (200, "MISS")
-    assert cli("reset", "--to", "source", "--nodes", "node-2", run=faulty_farm).returncode == 0
+    reset = cli("reset", "--to", "source", "--nodes", "node-2", run=faulty_farm)
+    assert reset.returncode == 0
+    assert reset.stdout.rstrip().endswith("node-2/source   (once)")
     assert read(faulty_farm, "node-2", 9)[0] == 200  # a new connection to the source store
     assert cli("heal", "--nodes", "node-1,node-2", "--from", "source", run=faulty_farm).returncode == 0
     assert status(faulty_farm)["faults"] == []
@@ -99,6 +101,7 @@ def test_bad_requests_name_what_is_wrong(faulty_farm: Path, args: tuple[str, ...
         (("latency", "--to", "cache", "--ms", "10", "--jitter-ms", "inf"), "give a finite number"),
         (("partition", "--from", "disk"), "invalid choice: 'disk'"),
         (("reset", "--to", "cache", "--duration-s", "0"), "give a positive number"),
+        (("partition", "--from", "cache", "--nodes", "node-1,,node-2"), "give node names separated by commas"),
     ],
 )
 def test_bad_values_are_refused_before_the_farm_is_asked(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
