@@ -28,9 +28,9 @@ class FarmState:
     postgres_dir: str | None = None
     """That PostgreSQL's folder (outside the run directory: the server's own user must reach it)."""
     cache_persistence: bool = True
+    """The farm's own cache server keeps its data when it stops and starts again."""
     write_policy: str = "strict"
     """What the nodes do with a write while they cannot reach the cache (``farm.config.WRITE_POLICIES``)."""
-    """The farm's own cache server keeps its data when it stops and starts again."""
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1
     item_sliding: float = 300.0
@@ -43,11 +43,17 @@ class FarmState:
     faults_token: str | None = None
     link_ports: dict[str, int] = field(default_factory=dict)
     """Each link's listening port, by link name (``node-1/cache``, ``node-1/source``)."""
+    engine: str = "processes"
+    """What runs the farm: ``processes`` under supervisord, or ``compose`` containers (``farm up --engine``)."""
+    compose_project: str | None = None
+    """The compose project of a farm on containers; its containers carry it as a label."""
+    cache_container: str | None = None
+    """The compose service of the farm's cache server on containers (``redis`` or ``postgres``)."""
 
     @property
     def has_cache_server(self) -> bool:
         """The farm runs its own cache server (redis or PostgreSQL), which the cache actions reach."""
-        return self.redis_port is not None or self.postgres_port is not None
+        return self.redis_port is not None or self.postgres_port is not None or self.cache_container is not None
 
     @property
     def proxy_url(self) -> str:

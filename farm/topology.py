@@ -227,6 +227,9 @@ class Farm:
             raise FarmError(f"the farm in {self.run} is down: start it with `farm up --run-dir {self.run}`")
         return state
 
+    def state_now(self) -> FarmState:
+        return FarmState.load(self.run)
+
     def status(self) -> dict[str, Any]:
         state = FarmState.load(self.run)
         infos = {i["name"]: i for i in self.supervisor.all_info()} if self.supervisor.running() else {}

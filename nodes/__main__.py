@@ -13,6 +13,7 @@ from aiohttp import web
 
 from farm.cache import mask_secrets
 from nodes.app import create_app
+from nodes.replica import ReplicaNameError, replica_name
 from nodes.settings import SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
@@ -20,7 +21,13 @@ CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m nodes", description="A web server node of the farm.")
-    parser.add_argument("--name", required=True)
+    naming = parser.add_mutually_exclusive_group(required=True)
+    naming.add_argument("--name")
+    naming.add_argument(
+        "--name-from-replica",
+        action="store_true",
+        help="node-N, N being this container's replica number in its compose service (from the engine's DNS)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--source", required=True, help="URL of the source store")
@@ -44,6 +51,11 @@ def main() -> None:
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
     if not cache_url:
         parser.error(f"give --cache URL, --cache none, or set {CACHE_URL_VARIABLE}")
+    if args.name_from_replica:
+        try:
+            args.name = replica_name()
+        except ReplicaNameError as exc:
+            parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
     try:
         settings = node_settings(args, cache_url)

@@ -56,6 +56,7 @@ async def add_backend(request: web.Request) -> web.Response:
         return web.json_response({"error": f"url {url!r} is not an http(s) URL with a host"}, status=400)
     try:
         backend = request.app[POOL].add(name, url)
+        request.app[POOL].held.discard(name)
     except DuplicateBackend as exc:
         return web.json_response({"error": str(exc)}, status=409)
     return web.json_response(backend.to_json(), status=201)
@@ -69,6 +70,8 @@ async def remove_backend(request: web.Request) -> web.Response:
     except ValueError:
         return web.json_response({"error": f"drain_timeout={raw_timeout!r} is not a number of seconds"}, status=400)
     try:
+        request.app[POOL].get(name)
+        request.app[POOL].held.add(name)  # before the drain: discovery must not add it back meanwhile
         backend, drained = await drain_and_remove(request.app[POOL], name, timeout)
     except UnknownBackend as exc:
         return web.json_response({"error": str(exc)}, status=404)

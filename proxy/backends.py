@@ -76,6 +76,9 @@ class BackendPool:
     def __init__(self) -> None:
         self._backends: dict[str, Backend] = {}
         self._turn = itertools.count()
+        self.held: set[str] = set()
+        """Backends the admin removed: DNS discovery leaves them out until they stop resolving or the admin adds
+        them back (a rolling restart drains a replica that still resolves while it stops)."""
 
     def __iter__(self) -> Iterator[Backend]:
         return iter(list(self._backends.values()))

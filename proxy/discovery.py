@@ -31,7 +31,10 @@ async def sync_once(pool: BackendPool, host: str, port: int, drain_seconds: floa
         log.warning("cannot resolve %s: %s", host, exc)
         return
     wanted = {f"{host}@{address}": f"http://{address}:{port}" for address in addresses}
+    pool.held &= wanted.keys()  # a held replica that stopped resolving is found again when it comes back
     for name, url in wanted.items():
+        if name in pool.held:
+            continue
         try:
             pool.get(name)
         except LookupError:

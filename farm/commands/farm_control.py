@@ -11,11 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from farm.config import CACHE_KINDS, SHARED_CACHES, WRITE_POLICIES, Environment, choose_cache, read_secrets
+from farm.engines import ENGINES, farm_at, new_farm
 from farm.errors import FarmError
 from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
-from farm.topology import CACHE_ACTIONS, Farm
+from farm.topology import CACHE_ACTIONS
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -27,6 +28,12 @@ def with_run_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = with_run_dir(subparsers.add_parser("up", help="start a farm and wait until it is healthy"))
+    up.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="processes under supervisord (default), or compose: containers on Docker or podman",
+    )
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--cache", help=f"{'|'.join(CACHE_KINDS)} or a cache URL (default: by --env)")
     up.add_argument(
@@ -107,7 +114,9 @@ def run_farm_command(handler: Callable[[argparse.Namespace], int], args: argpars
 
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    cache = choose_cache(args.cache, args.env, read_secrets(Path.cwd(), args.run_dir))
+    # Containers run their own cache: a server named in secrets.env is for the farm of processes.
+    secrets = read_secrets(Path.cwd(), args.run_dir) if args.engine == "processes" else {}
+    cache = choose_cache(args.cache, args.env, secrets)
     if args.write_policy is not None:
         if args.write_policy != WRITE_POLICIES[0] and cache.kind not in SHARED_CACHES:
             raise FarmError(
@@ -115,7 +124,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"one), not {cache.describe()}: per-node caches have nothing to keep coherent"
             )
         cache = replace(cache, write_policy=args.write_policy)
-    state = Farm(args.run_dir).up(
+    state = new_farm(args.run_dir, args.engine).up(
         nodes=args.nodes,
         cache=cache,
         proxy_port=args.proxy_port,
@@ -124,16 +133,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         cache_persistence=args.cache_persistence,
         fault_links=args.faults,
     )
-    print(f"farm up in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
+    on = " on containers" if args.engine == "compose" else ""
+    print(f"farm up{on} in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = Farm(args.run_dir).status()
+    status = farm_at(args.run_dir).status()
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
+    if status.get("engine") == "compose":
+        print(f"engine  compose, project {status['project']}")
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")
     server = f"   ({status['cache_server']} {status['cache_state']})" if status["cache_server"] else ""
     print(f"cache   {status['cache']}{server}   writes {status['write_policy']}")
@@ -141,7 +153,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{name} {value:g}" for name, value in faults.items()) if faults else "not answering"
     print(f"source  {status['source']}   ({shown})")
     for node in status["nodes"]:
-        print(f"{node['name']:<8}{node['url']:<26}{node['state']:<10}pid {node['pid']}")
+        where = f"container {node['container']}" if node.get("container") else f"pid {node['pid']}"
+        print(f"{node['name']:<8}{node['url'] or '-':<26}{node['state']:<10}{where}")
     if status["fault_links"]:
         print(f"faults  {len(status['faults'])} active" + (":" if status["faults"] else ""))
         for fault in status["faults"]:
@@ -151,20 +164,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_add_node(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    name, _ = Farm(args.run_dir).add_node()
+    name, _ = farm_at(args.run_dir).add_node()
     print(f"{name} added in {elapsed(started)}")
     return 0
 
 
 def cmd_remove_node(args: argparse.Namespace) -> int:
-    Farm(args.run_dir).remove_node(args.name)
+    farm_at(args.run_dir).remove_node(args.name)
     print(f"{args.name} removed")
     return 0
 
 
 def _signal(signal: NodeSignal) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        Farm(args.run_dir).signal_node(args.name, signal)
+        farm_at(args.run_dir).signal_node(args.name, signal)
         print(f"{args.name}: SIG{signal.supervisor_name} sent")
         return 0
 
@@ -172,7 +185,7 @@ def _signal(signal: NodeSignal) -> Callable[[argparse.Namespace], int]:
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    farm = Farm(args.run_dir)
+    farm = farm_at(args.run_dir)
     names = list(FarmState.load(farm.run).nodes) if args.all else [args.name]
     started = time.monotonic()
     farm.restart_nodes(names, rolling=args.rolling)
@@ -181,7 +194,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    farm = Farm(args.run_dir)
+    farm = farm_at(args.run_dir)
     farm.cache_service(args.action)
     print(f"cache {args.action}: {farm.cache_state()}")
     return 0
@@ -195,12 +208,12 @@ def cmd_source(args: argparse.Namespace) -> int:
     }
     if not changes:
         raise FarmError("give --latency-ms, --jitter-ms or --fail-writes-after-apply")
-    faults = Farm(args.run_dir).source_faults(changes)
+    faults = farm_at(args.run_dir).source_faults(changes)
     print("source " + ", ".join(f"{name} {value:g}" for name, value in faults.items()))
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    Farm(args.run_dir).down()
+    farm_at(args.run_dir).down()
     print("farm down")
     return 0

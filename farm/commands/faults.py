@@ -6,9 +6,9 @@ import argparse
 import math
 
 from farm.commands.farm_control import with_run_dir
+from farm.engines import farm_at
 from farm.errors import FarmError
 from farm.fault_links import TARGETS, describe_fault
-from farm.topology import Farm
 
 
 def _nodes(text: str) -> list[str]:
@@ -75,13 +75,13 @@ def cmd_fault(args: argparse.Namespace) -> int:
     parameters = {"ms": args.ms, "jitter_ms": args.jitter_ms} if args.kind == "latency" else {}
     if args.kind == "latency" and args.jitter_ms > args.ms:
         raise FarmError(f"--jitter-ms {args.jitter_ms:g} is more than --ms {args.ms:g}: a delay cannot be negative")
-    fault = Farm(args.run_dir).fault(args.kind, args.target, args.nodes, duration_s=args.duration_s, **parameters)
+    fault = farm_at(args.run_dir).fault(args.kind, args.target, args.nodes, duration_s=args.duration_s, **parameters)
     print(describe_fault(fault))
     return 0
 
 
 def cmd_heal(args: argparse.Namespace) -> int:
-    farm = Farm(args.run_dir)
+    farm = farm_at(args.run_dir)
     if args.nodes is None and args.target is None:
         ended = farm.heal_everything()
         print("\n".join(ended) if ended else "no fault to heal")

@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from farm.config import CACHE_VARIANTS, read_secrets
+from farm.engines import ENGINES
 
 if TYPE_CHECKING:
     from farm.scenario.result import CacheResult
@@ -35,6 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--cache", help=f"comma-separated, from {','.join(CACHE_VARIANTS)} (default: the scenario's)")
     parser.add_argument("--out", type=Path, help="folder for the reports (default results/<scenario>-<time>/)")
     parser.add_argument("--seed", type=int, help="seed every load step from this (default: each step's own)")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="run each farm as processes (default) or as compose containers on Docker or podman",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with LiveView(console, scenario, caches) as view:
             secrets = read_secrets(Path.cwd())
-            results = run_caches(scenario, caches, out, view=view, seed=args.seed, secrets=secrets)
+            results = run_caches(scenario, caches, out, view=view, seed=args.seed, secrets=secrets, engine=args.engine)
     finally:
         signal.signal(signal.SIGTERM, previous)
     write_reports(out, scenario, results, started)

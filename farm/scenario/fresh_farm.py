@@ -14,26 +14,33 @@ from pathlib import Path
 from typing import Protocol
 
 from farm.config import choose_cache
+from farm.engines import new_farm
 from farm.errors import FarmError
 from farm.scenario.result import CacheResult
 from farm.scenario.runner import RunView, ScenarioRunner
 from farm.scenario.spec import Scenario
-from farm.topology import Farm
 
 INTERRUPTED = "interrupted"
 HISTORY = "history.jsonl"
 
 
 def run_on_fresh_farm(
-    scenario: Scenario, cache: str, out: Path, *, view: RunView, seed: int | None, secrets: Mapping[str, str]
+    scenario: Scenario,
+    cache: str,
+    out: Path,
+    *,
+    view: RunView,
+    seed: int | None,
+    secrets: Mapping[str, str],
+    engine: str = "processes",
 ) -> CacheResult:
     """One cache: a farm of its own in a short temporary folder (supervisord's socket path must stay short),
     always torn down; its logs are kept in ``out/logs/<cache>``. ``secrets`` may name servers of the user's
-    (``FARM_REDIS_URL``, ``FARM_SQL_URL``) for the caches that need one."""
-    choice = choose_cache(cache, None, secrets)
+    (``FARM_REDIS_URL``, ``FARM_SQL_URL``) for the caches that need one; a farm on containers runs its own."""
+    choice = choose_cache(cache, None, secrets if engine == "processes" else {})
     folder = cache.replace("/", "-")  # redis/available: logs/redis-available
     run_dir = Path(tempfile.mkdtemp(prefix=f"cachefarm-{folder}-"))
-    farm = Farm(run_dir)
+    farm = new_farm(run_dir, engine)
     runner = ScenarioRunner(scenario, choice, farm, seed=seed, view=view, history=out / HISTORY)
     try:
         return asyncio.run(runner.run())
@@ -70,6 +77,7 @@ def run_caches(
     view: CacheRunView,
     seed: int | None,
     secrets: Mapping[str, str],
+    engine: str = "processes",
 ) -> list[CacheResult]:
     """Each cache in turn; every request goes to ``out/history.jsonl`` as the run goes. Stops after an
     interrupted cache."""
@@ -77,7 +85,7 @@ def run_caches(
     results: list[CacheResult] = []
     for cache in caches:
         view.starting(cache)
-        result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed, secrets=secrets)
+        result = run_on_fresh_farm(scenario, cache, out, view=view, seed=seed, secrets=secrets, engine=engine)
         results.append(result)
         if result.failure == INTERRUPTED:
             break

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import aiohttp
 
 from farm.config import CacheChoice
+from farm.engines import FarmEngine
 from farm.errors import FarmError
 from farm.scenario.expectations import Verdict
 from farm.scenario.figures import NodeStart, parse_utc
@@ -25,7 +26,7 @@ from farm.scenario.result import CacheResult, SourceSample
 from farm.scenario.spec import Scenario
 from farm.scenario.steps import Step
 from farm.state import FarmState
-from farm.topology import Farm, NodeRestarted
+from farm.topology import NodeRestarted
 
 SOURCE_POLL_S = 0.5
 NODE_LOOK_TIMEOUT = aiohttp.ClientTimeout(total=0.5)
@@ -61,7 +62,7 @@ class ScenarioRunner:
         self,
         scenario: Scenario,
         cache: CacheChoice,
-        farm: Farm,
+        farm: FarmEngine,
         *,
         seed: int | None = None,
         view: RunView | None = None,
@@ -158,6 +159,8 @@ class ScenarioRunner:
                         await step.run(self, index)
                     finally:
                         self._acting = None
+                    # A restarted container may publish its port anew: later steps reach each node where it is now.
+                    self._state = await asyncio.to_thread(self.farm.state_now)
                     await self._note_starts()
                 await self._finish_background()
             except FarmError as exc:

@@ -206,8 +206,13 @@ async def test_add_and_drain_remove_through_the_admin_api(rig: Rig) -> None:
     assert result["removed"]["in_flight"] == 0, "the removal waited for the request in flight on node-2"
     assert sorted([await task for task in in_flight]) == [(200, "node-1"), (200, "node-2")]
     assert {await rig.node_of() for _ in range(4)} == {"node-1"}
+    assert rig.proxy_app is not None
+    assert rig.proxy_app[POOL].held == {"node-2"}, "DNS discovery would add the drained backend back"
     async with rig.http.delete(rig.proxy + "/_proxy/backends/node-2", headers=ADMIN) as reply:
         assert reply.status == 404
+    async with rig.http.post(rig.proxy + "/_proxy/backends", json={"name": "node-2", "url": extra}, headers=ADMIN) as r:
+        assert r.status == 201
+    assert rig.proxy_app[POOL].held == set(), "added back by the admin: discovery may keep it"
 
 
 async def test_metrics_in_prometheus_format(rig: Rig) -> None:
@@ -227,3 +232,16 @@ async def test_dns_discovery_adds_what_the_name_resolves_to() -> None:
     pool.add("localhost@10.0.0.9", "http://10.0.0.9:8123")  # a replica that went away
     await sync_once(pool, "localhost", 8123, drain_seconds=1)
     assert "localhost@10.0.0.9" not in {b.name for b in pool}
+
+
+async def test_dns_discovery_leaves_out_a_replica_the_admin_removed_until_it_stops_resolving() -> None:
+    pool = BackendPool()
+    await sync_once(pool, "localhost", 8123, drain_seconds=1)
+    name = next(b.name for b in pool)
+    pool.held.add(name)  # what DELETE /_proxy/backends/NAME does first
+    pool.remove(name)
+    await sync_once(pool, "localhost", 8123, drain_seconds=1)
+    assert name not in {b.name for b in pool}, "a drained replica came back while it still resolved"
+    pool.held.add("localhost@10.0.0.9")  # drained, then gone from DNS: it is no longer held
+    await sync_once(pool, "localhost", 8123, drain_seconds=1)
+    assert pool.held == {name}

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, ParamSpec, Protocol, Self, TypeVar
 
 from farm.config import CacheChoice
+from farm.engines import FarmEngine
 from farm.scenario.history import Event, RecordSink
 from farm.state import FarmState
-from farm.topology import Farm, NodeRestarted
+from farm.topology import NodeRestarted
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -24,7 +25,7 @@ class StepContext(Protocol):
     """What a step may use of the run it is part of (the runner provides it)."""
 
     cache: CacheChoice
-    farm: Farm
+    farm: FarmEngine
     epoch: float
     """``time.monotonic()`` when the scenario started: records and events count seconds from it."""
 
