@@ -100,14 +100,18 @@ def farm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningFarm
 
 @pytest.fixture
 def run_scenario(request: pytest.FixtureRequest, tmp_path: Path) -> RunScenario:
-    """``run_scenario(path_or_dict, caches=None, seed=None)``: the scenario on fresh farms, one per cache, as
-    `farm run` runs it; returns figures and verdicts per cache. A relative path is looked for next to the test
-    file first. Each run's reports go to ``tmp_path / "scenario-N"``."""
+    """``run_scenario(path_or_dict, caches=None, seed=None, engine="processes")``: the scenario on fresh farms,
+    one per cache, as `farm run` runs it; returns figures and verdicts per cache. A relative path is looked for
+    next to the test file first. Each run's reports go to ``tmp_path / "scenario-N"``."""
     scenarios = _needs_farm("farm.testing.scenarios", "run_scenario")
     runs = 0
 
     def run_in_tmp(
-        source: ScenarioSource, *, caches: list[str] | None = None, seed: int | None = None
+        source: ScenarioSource,
+        *,
+        caches: list[str] | None = None,
+        seed: int | None = None,
+        engine: str = "processes",
     ) -> ScenarioOutcome:
         nonlocal runs
         runs += 1
@@ -115,7 +119,7 @@ def run_scenario(request: pytest.FixtureRequest, tmp_path: Path) -> RunScenario:
             beside_test = request.path.parent / source
             source = beside_test if beside_test.exists() else source
         outcome: ScenarioOutcome = scenarios.run_scenario(
-            source, out=tmp_path / f"scenario-{runs}", caches=caches, seed=seed
+            source, out=tmp_path / f"scenario-{runs}", caches=caches, seed=seed, engine=engine
         )
         return outcome
 

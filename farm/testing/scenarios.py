@@ -59,7 +59,12 @@ class RunScenario(Protocol):
     """The ``run_scenario`` fixture: a scenario on fresh farms, one per cache."""
 
     def __call__(
-        self, source: ScenarioSource, *, caches: list[str] | None = None, seed: int | None = None
+        self,
+        source: ScenarioSource,
+        *,
+        caches: list[str] | None = None,
+        seed: int | None = None,
+        engine: str = "processes",
     ) -> ScenarioOutcome: ...
 
 
@@ -76,12 +81,19 @@ def read_scenario(source: ScenarioSource) -> Scenario:
 
 
 def run_scenario(
-    source: ScenarioSource, *, out: Path, caches: list[str] | None = None, seed: int | None = None
+    source: ScenarioSource,
+    *,
+    out: Path,
+    caches: list[str] | None = None,
+    seed: int | None = None,
+    engine: str = "processes",
 ) -> ScenarioOutcome:
     """Runs a scenario once per cache (default: the scenario's own), each on a fresh farm of its own, and writes
     its reports to ``out`` as `farm run` does. Raises ``ScenarioSpecError`` for a bad scenario and ``ValueError``
     for an unknown cache, before anything runs; re-raises ``KeyboardInterrupt`` once the farms are down and the
     reports written. Like the ``farm`` fixture, it reads no ``FARM_*`` variable and no ``secrets.env``.
+
+    ``engine="compose"`` runs each farm as compose containers (a container engine must answer).
 
     Blocking: from an async test, call it through ``asyncio.to_thread``."""
     scenario = read_scenario(source)
@@ -91,7 +103,7 @@ def run_scenario(
         raise ValueError(f"caches {unknown}: use {', '.join(CACHE_VARIANTS)}")
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed, secrets={})
+    results = run_caches(scenario, chosen, out, view=QuietCacheView(), seed=seed, secrets={}, engine=engine)
     write_reports(out, scenario, results, started)
     if any(r.failure == INTERRUPTED for r in results):
         raise KeyboardInterrupt
