@@ -201,6 +201,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
             # As in the sample: the most recent server to start overwrites the farm's start time.
             await app[CACHE].set(LAST_START_KEY, app[STARTED_AT].encode())
             await app[CACHE].set(CACHED_TIME_KEY, app[STARTED_AT].encode(), CACHED_TIME_OPTIONS)
+            await app[CACHE].warm_up(settings.write_cache_timeout)  # before the first request, not inside it
             refresher = asyncio.create_task(refresh_last_start(app), name="last-start-refresh")
             try:
                 async with app[DEBTS].running():

@@ -55,6 +55,15 @@ class GuardedCache:
         except CacheUnavailable:
             return None
 
+    async def warm_up(self, seconds: float) -> None:
+        """The cache's connections opened ahead of the first requests; a cache that is down now is opened later,
+        by the requests, as before."""
+        if self.cache is not None:
+            try:
+                await self.call(self.cache.awarm_up(), "warm-up", seconds)
+            except CacheUnavailable:
+                return
+
     async def get(self, key: str) -> bytes | None:
         if self.cache is None:
             return None

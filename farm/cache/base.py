@@ -62,6 +62,10 @@ class DistributedCache(ABC):
     @abstractmethod
     async def aclose(self) -> None: ...
 
+    async def awarm_up(self) -> None:
+        """Opens the connections a backend pools, ahead of the first requests; by default there is nothing to open."""
+        return None
+
     # -- the interface -----------------------------------------------------------------------------
     def _prepare_set(self, key: str, value: bytes, options: EntryOptions | None) -> tuple[str, bytes, Expiry, datetime]:
         key = validate_key(key, self.max_key_length)

@@ -281,3 +281,22 @@ def test_a_call_waits_for_a_pooled_connection_no_longer_than_pool_wait(sqlite_ur
         cache._pool.release(held)
     with pytest.raises(CacheConfigError, match="pool wait=0: must be a positive number of seconds"):
         SqlCache(sqlite_url, pool_wait=0)
+
+
+async def test_warming_up_opens_every_pooled_connection_before_the_first_request(sql_store: Store) -> None:
+    """A restarted node's first requests must not pay the ODBC connection setup inside their 200 ms deadline."""
+    cache = SqlCache(sql_store.url, table=sql_store.table, max_connections=3)
+    opened: list[int] = []
+    connect = cache._connect
+
+    def counted() -> pyodbc.Connection:
+        opened.append(1)
+        return connect()
+
+    cache._pool._connect = counted
+    await cache.awarm_up()
+    assert len(opened) == 3, "every connection the pool may hold is open"
+    await cache.awarm_up()
+    await asyncio.gather(*(cache.aget(f"k{i}") for i in range(3)))
+    assert len(opened) == 3, "warmed connections are reused: no request opened one, and a second warm-up neither"
+    await cache.aclose()

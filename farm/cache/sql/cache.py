@@ -319,6 +319,14 @@ class SqlCache(DistributedCache):
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
+    async def awarm_up(self) -> None:
+        """Every pooled connection opened now: an ODBC connection takes several round trips to set up, which a
+        node's first requests after a restart would otherwise pay inside their deadlines."""
+        try:
+            await self._in_thread(self._pool.fill)
+        except pyodbc.Error as exc:
+            raise _wrap(exc, "opening the pool's connections", self.target) from exc
+
 
 def whole_seconds(sliding: timedelta) -> int:
     """The sliding window as .NET stores it: whole seconds, truncated. A window under a second would be stored as

@@ -61,6 +61,19 @@ class ConnectionPool:
             self._forget()
             raise
 
+    def fill(self) -> int:
+        """Opens every connection the pool may hold (each takes a round trip or more to set up): a server that
+        starts serving afterwards pays no connection setup inside its requests' deadlines. Returns how many
+        connections are open."""
+        opened: list[pyodbc.Cursor] = []
+        try:
+            for _ in range(self._size - self._opened + len(self._idle)):
+                opened.append(self.acquire())
+        finally:
+            for cursor in opened:
+                self.release(cursor)
+        return self._opened
+
     def release(self, cursor: pyodbc.Cursor) -> None:
         if self._closed:
             self.discard(cursor)
