@@ -175,10 +175,19 @@ def cmd_remove_node(args: argparse.Namespace) -> int:
     return 0
 
 
+ON_CONTAINERS = {
+    NodeSignal.KILL: "SIGKILL sent to its processes (the engine starts the container again)",
+    NodeSignal.PAUSE: "container paused (frozen by the engine)",
+    NodeSignal.RESUME: "container resumed",
+}
+
+
 def _signal(signal: NodeSignal) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        farm_at(args.run_dir).signal_node(args.name, signal)
-        print(f"{args.name}: SIG{signal.supervisor_name} sent")
+        farm = farm_at(args.run_dir)
+        farm.signal_node(args.name, signal)
+        on_containers = FarmState.load(farm.run).engine == "compose"
+        print(f"{args.name}: {ON_CONTAINERS[signal] if on_containers else f'SIG{signal.supervisor_name} sent'}")
         return 0
 
     return handler
