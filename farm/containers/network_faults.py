@@ -105,13 +105,14 @@ class NetworkFaults:
     # -- listing --------------------------------------------------------------------------------------
     def _agents(self, fault_id: str | None = None) -> list[Container]:
         labels = [f"{PROJECT}={self.project}", *([f"{FAULT}={fault_id}"] if fault_id else [])]
-        return list(self.client.containers.list(all=True, filters={"label": labels}))
+        # sparse: no inspect per container (the steps poll this while a fault with a duration runs)
+        return list(self.client.containers.list(all=True, sparse=True, filters={"label": labels}))
 
     def _live_agents(self) -> list[Container]:
         """The agents that hold a fault now; those done (healed by time, or their node gone) are removed."""
         live = []
         for agent in self._agents():
-            if agent.status in ("exited", "dead"):
+            if _state(agent) in ("exited", "dead"):
                 with contextlib.suppress(Exception):  # removed meanwhile by another command: as good
                     agent.remove(force=True)
             else:
@@ -123,9 +124,9 @@ class NetworkFaults:
         links: dict[str, list[str]] = {}
         labels: dict[str, dict[str, str]] = {}
         for agent in self._live_agents():
-            fault_id = agent.labels[FAULT]
-            labels[fault_id] = agent.labels
-            links.setdefault(fault_id, []).append(link_name(agent.labels[NODE], agent.labels[TARGET]))
+            fault_id = _labels(agent)[FAULT]
+            labels[fault_id] = _labels(agent)
+            links.setdefault(fault_id, []).append(_link(agent))
         return [
             fault_json(labels[fault_id], sorted(links[fault_id], key=_node_order))
             for fault_id in sorted(links, key=_fault_number)
@@ -258,17 +259,13 @@ class NetworkFaults:
         """Ends the faults on these links (every fault without links); a fault that also holds other links stays on
         those. Returns each fault as it was on the links healed."""
         wanted = None if links is None else set(links)
-        chosen = [
-            agent
-            for agent in self._live_agents()
-            if wanted is None or link_name(agent.labels[NODE], agent.labels[TARGET]) in wanted
-        ]
+        chosen = [agent for agent in self._live_agents() if wanted is None or _link(agent) in wanted]
         self._stop(chosen)
         healed: dict[str, list[str]] = {}
         labels: dict[str, dict[str, str]] = {}
         for agent in chosen:
-            labels[agent.labels[FAULT]] = agent.labels
-            healed.setdefault(agent.labels[FAULT], []).append(link_name(agent.labels[NODE], agent.labels[TARGET]))
+            labels[_labels(agent)[FAULT]] = _labels(agent)
+            healed.setdefault(_labels(agent)[FAULT], []).append(_link(agent))
         return [
             fault_json(labels[fault_id], sorted(healed[fault_id], key=_node_order))
             for fault_id in sorted(healed, key=_fault_number)
@@ -278,6 +275,7 @@ class NetworkFaults:
         """SIGTERM, so that each agent takes its rules off; one that fails to is made to by a fresh agent."""
 
         def stop(agent: Container) -> None:
+            agent.reload()  # listed sparse: its labels and network mode come with the full record
             agent.stop(timeout=STOP_TIMEOUT_S)
             code = agent.wait(timeout=STOP_TIMEOUT_S + 5).get("StatusCode")
             output = agent.logs().decode(errors="replace")
@@ -314,6 +312,22 @@ class NetworkFaults:
             with contextlib.suppress(Exception):
                 agent.remove(force=True)
         (self.run / IDS_FILE).unlink(missing_ok=True)
+
+
+def _labels(agent: Container) -> dict[str, str]:
+    """A container's labels, whether it was listed sparse (``Labels``) or inspected (``Config.Labels``)."""
+    sparse = agent.attrs.get("Labels")
+    return dict(sparse) if isinstance(sparse, dict) else dict(agent.labels)
+
+
+def _state(agent: Container) -> str:
+    state = agent.attrs.get("State")
+    return str(state.get("Status") if isinstance(state, dict) else state)
+
+
+def _link(agent: Container) -> str:
+    labels = _labels(agent)
+    return link_name(labels[NODE], labels[TARGET])
 
 
 def _outcome(work: Callable[[str], Container], link: str) -> tuple[Container | None, Exception | None]:
