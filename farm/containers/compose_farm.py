@@ -24,8 +24,9 @@ from farm.containers.checkout import COMPOSE_FILE
 from farm.containers.compose_cli import ComposeError, last_lines, run_compose
 from farm.containers.engine import connect
 from farm.containers.images import IMAGE_TAG, build_images, ensure_base_image, write_wheelhouse
+from farm.containers.network_faults import NetworkFaults, link_ports
 from farm.errors import FarmError
-from farm.fault_links import FaultJson
+from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, link_name
 from farm.health import healthz, wait_for
 from farm.node_signals import NodeSignal
 from farm.proxy_admin import ProxyAdmin
@@ -166,6 +167,7 @@ class ComposeFarm:
                 ports[name] = state.nodes[name]
         state.nodes = ports
         state.next_node = max([state.next_node, *(number_of(c) + 1 for c in nodes.values())])
+        state.link_ports = link_ports(state) if state.fault_links else {}
         proxy, source = self._containers(PROXY), self._containers(SOURCE)
         if proxy and proxy[0].status == "running":
             state.proxy_port = host_port(proxy[0], PROXY_PORT)
@@ -222,8 +224,6 @@ class ComposeFarm:
             raise FarmError(
                 f"--engine compose runs its own cache: use --cache {'|'.join(CACHE_URLS)} (not {cache.describe()})"
             )
-        if fault_links:
-            raise FarmError("network faults (partition, latency, reset) run only on --engine processes so far")
         client = self.client
         if self._containers():
             raise FarmError(
@@ -244,6 +244,7 @@ class ComposeFarm:
             engine="compose",
             compose_project=self.project,
             cache_container=CACHE_SERVICES.get(cache.kind),
+            fault_links=fault_links,
         )
         state.save(self.run)  # first: `farm down` finds the project even when `up` stops halfway
         try:
@@ -251,7 +252,8 @@ class ComposeFarm:
             log.parent.mkdir(parents=True, exist_ok=True)
             ensure_base_image(client, log)
             write_wheelhouse(log)
-            build_images(client, ["app", *([state.cache_container] if state.cache_container else [])], log)
+            images = ["app", *([state.cache_container] if state.cache_container else [])]
+            build_images(client, images + (["netfault"] if fault_links else []), log)
             if state.cache_container is not None:  # first, as on processes: the nodes' first writes land in it
                 self._compose(state, ["up", "-d", "--no-build", state.cache_container], "starting the cache")
                 self._wait_healthy(state.cache_container)
@@ -322,6 +324,7 @@ class ComposeFarm:
             state = None
         if state is None and not (self.run / STATE_FILE).exists():
             return
+        self._network_faults().remove_all()  # first: an agent holds its node's network namespace
         containers = self._containers()
         self._keep_logs(containers)
         if state is not None:
@@ -390,8 +393,8 @@ class ComposeFarm:
                 for name, container in nodes.items()
             ],
             "processes": {service: service_state(service) for service in services},
-            "fault_links": False,
-            "faults": [],
+            "fault_links": state.fault_links,
+            "faults": self._network_faults().active() if state.fault_links else [],
         }
 
     @staticmethod
@@ -448,6 +451,8 @@ class ComposeFarm:
         state = self._running_state()
         container = self._node(state, name)
         self._keep_logs([container])
+        if state.fault_links:  # its links go, and their faults with them
+            self._network_faults().forget_node(name)
         self._admin(state).drain_and_remove(f"{NODE}@{network_address(container)}")
         container.stop(timeout=STOP_TIMEOUT_S)
         container.remove(force=True)
@@ -565,7 +570,29 @@ class ComposeFarm:
                 said = output.decode(errors="replace").strip() if isinstance(output, bytes) else ""
                 raise FarmError(f"the cache did not start empty: {said}")
 
-    # -- faults -----------------------------------------------------------------------------------------
+    # -- network faults -------------------------------------------------------------------------------
+    def _network_faults(self) -> NetworkFaults:
+        return NetworkFaults(self.client, self.project, self.run)
+
+    def _links(self, state: FarmState, target: str | None, nodes: list[str] | None) -> list[str]:
+        """The links of these nodes (default: all) to this target (default: both), each checked."""
+        if not state.fault_links:
+            raise FarmError(
+                f"this farm has no fault links: `farm down --run-dir {self.run}`, then start it again with "
+                f"`farm up --engine compose --faults --run-dir {self.run}`"
+            )
+        if target is not None and target not in TARGETS:
+            raise FarmError(f"{target!r}: a link goes to {' or '.join(TARGETS)}")
+        for name in nodes or ():
+            self._node(state, name)
+        wanted = [link_name(n, t) for n in nodes or state.nodes for t in ([target] if target else TARGETS)]
+        links = [link for link in wanted if link in state.link_ports]
+        if not links:
+            raise FarmError(
+                f"this farm's cache ({state.cache_kind}) is not reached over the network: it has no cache links"
+            )
+        return links
+
     def fault(
         self,
         kind: str,
@@ -576,18 +603,34 @@ class ComposeFarm:
         jitter_ms: float | None = None,
         duration_s: float | None = None,
     ) -> FaultJson:
-        raise FarmError("network faults (partition, latency, reset) run only on --engine processes so far")
+        """Puts a network fault on the links from these nodes (default: all) to ``target`` (see network_faults)."""
+        if kind not in FAULT_KINDS:
+            raise FarmError(f"fault {kind!r}: use {', '.join(FAULT_KINDS)}")
+        self._running_state()
+        state = self.state_now()
+        links = self._links(state, target, nodes)
+        return self._network_faults().add(
+            self._nodes(), state.link_ports, kind, links, ms=ms, jitter_ms=jitter_ms, duration_s=duration_s
+        )
 
     def heal(self, nodes: list[str] | None = None, target: str | None = None) -> list[FaultJson]:
-        raise FarmError("network faults (partition, latency, reset) run only on --engine processes so far")
+        """Ends the faults on these nodes' links (to ``target``, or both); with neither, every network fault."""
+        state = self._running_state()
+        if nodes is None and target is None:
+            self._links(state, None, None)
+            return self._network_faults().heal()
+        return self._network_faults().heal(self._links(state, target, nodes))
 
     def faults(self) -> list[FaultJson]:
-        self._running_state()
-        return []
+        """The network faults active now."""
+        state = self._running_state()
+        return self._network_faults().active() if state.fault_links else []
 
     def heal_everything(self) -> list[str]:
         state = self._running_state()
         ended = []
+        if state.fault_links:
+            ended += [f"healed {fault['id']} {fault['kind']} on {', '.join(fault['links'])}" for fault in self.heal()]
         was = self.cache_state()
         if was not in (None, "running"):
             self.cache_service("resume" if was == "paused" else "start")

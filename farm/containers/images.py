@@ -26,7 +26,12 @@ BASE_REPOSITORY, BASE_TAG = "debian", "bookworm-slim"
 BASE_IMAGE = f"{BASE_REPOSITORY}:{BASE_TAG}"
 SUITE = "bookworm"
 IMAGE_TAG = "latest"
-TARGETS = {"app": "cachefarm-app", "redis": "cachefarm-redis", "postgres": "cachefarm-postgres"}
+TARGETS = {
+    "app": "cachefarm-app",
+    "redis": "cachefarm-redis",
+    "postgres": "cachefarm-postgres",
+    "netfault": "cachefarm-netfault",
+}
 WHEELS = COMPOSE_DIR / "wheels"
 WHEELS_STAMP = WHEELS / ".requirements"
 EXTRA_WHEELS = ("setuptools>=77", "async-timeout>=4.0.3")

@@ -34,7 +34,7 @@ def images(engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
     log = tmp_path_factory.mktemp("images") / "build.log"
     ensure_base_image(engine, log)
     write_wheelhouse(log)
-    build_images(engine, ["app", "redis", "postgres"], log)
+    build_images(engine, ["app", "redis", "postgres", "netfault"], log)
     return log
 
 
