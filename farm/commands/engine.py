@@ -22,8 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     engine.add_argument(
         "--private-network",
         action="store_true",
-        help="no bridge, iptables or forwarding: a second engine beside one that runs (its containers get only "
-        "--network host)",
+        help="a bridge of its own, no iptables or forwarding: a second engine beside one that runs (never "
+        "--bridge=none: dockerd then deletes docker0)",
     )
     engine.set_defaults(handler=cmd_engine)
 

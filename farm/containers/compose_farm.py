@@ -255,9 +255,15 @@ class ComposeFarm:
             if state.cache_container is not None:  # first, as on processes: the nodes' first writes land in it
                 self._compose(state, ["up", "-d", "--no-build", state.cache_container], "starting the cache")
                 self._wait_healthy(state.cache_container)
+            scale = ["--scale", f"{NODE}={nodes}"]
             try:
-                self._compose(state, ["up", "-d", "--no-build", "--scale", f"{NODE}={nodes}"], "starting the farm")
+                # The nodes (and the source store) first: a node that crashes at start is told at once, with its
+                # log, instead of after compose has waited for its health on the proxy's behalf.
+                self._compose(state, ["up", "-d", "--no-build", *scale, NODE], "starting the nodes")
+                self._wait_healthy(NODE)
+                self._compose(state, ["up", "-d", "--no-build", *scale], "starting the farm")
             except ComposeError as exc:
+                self._fail_if_broken(self._containers())
                 raise self._explained(exc, proxy_port) from None
             self._wait_healthy()
             state = self.state_now()
@@ -283,18 +289,8 @@ class ComposeFarm:
         deadline = time.monotonic() + timeout
         while True:
             containers = self._containers(service)
-            waiting = []
-            for container in containers:
-                state = container_state(container)
-                restarts = int(container.attrs.get("RestartCount", 0))
-                if state in ("exited", "dead", "unhealthy") or restarts > 0:
-                    said = state if restarts == 0 else f"restarting after a crash ({restarts} restarts)"
-                    raise FarmError(
-                        f"container {container.name} is {said}; the last lines of its log:\n{log_tail(container)}\n"
-                        f"(every log: {self.run}/logs after `farm down`)"
-                    )
-                if state != "running":
-                    waiting.append(container)
+            self._fail_if_broken(containers)
+            waiting = [container for container in containers if container_state(container) != "running"]
             if containers and not waiting:
                 return
             if time.monotonic() > deadline:
@@ -304,6 +300,18 @@ class ComposeFarm:
                     f"{names} did not become healthy in {timeout:.0f} s; the last lines of their logs:\n{tails}"
                 )
             time.sleep(0.2)
+
+    def _fail_if_broken(self, containers: list[Container]) -> None:
+        """A container that exited, crashed (restarted) or is unhealthy: its name and the end of its log."""
+        for container in containers:
+            state = container_state(container)
+            restarts = int(container.attrs.get("RestartCount", 0))
+            if state in ("exited", "dead", "unhealthy") or restarts > 0:
+                said = state if restarts == 0 else f"restarting after a crash ({restarts} restarts)"
+                raise FarmError(
+                    f"container {container.name} is {said}; the last lines of its log:\n{log_tail(container)}\n"
+                    f"(every log: {self.run}/logs after `farm down`)"
+                )
 
     def _wait_proxy_sees_all(self, state: FarmState) -> None:
         wanted = {f"{NODE}@{network_address(c)}" for c in self._nodes().values() if c.status == "running"}

@@ -8,18 +8,23 @@ Host changes. dockerd with its default flags leaves behind, after it stops: ``ne
 FORWARD chain's policy set to DROP (when it turned forwarding on itself), its DOCKER* iptables chains and rules,
 and the ``docker0`` bridge. After stopping an engine it started, the project puts back ip_forward and the
 FORWARD policy as they were before the start, and deletes docker0 when it was not there before. The DOCKER*
-chains stay: they are dockerd's own, inert without docker0, and it takes them over at its next start. An engine
-started with ``private_network`` (``--bridge=none --iptables=false --ip-forward=false``, for a second engine
-beside the machine's) changes none of these.
+chains stay: they are dockerd's own, inert without docker0, and it takes them over at its next start.
+
+A second engine beside the machine's (``private_network``) must not use ``--bridge=none``: dockerd then DELETES
+docker0, the bridge of the engine that runs. It gets a bridge of its own instead (``cf-`` and a hash of its
+socket, made before it starts and deleted after it stops; dockerd gives it a subnet no route uses) and
+``--iptables=false --ip-forward=false --ip-masq=false``, so that it changes nothing else on the host.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,8 +51,8 @@ class EngineSetup:
     pid_file: Path = Path("/var/run/docker.pid")
     log: Path = Path("/var/log/cachefarm-dockerd.log")
     private_network: bool = False
-    """No bridge, no iptables, no forwarding: a second engine that leaves the host's network alone (its
-    containers get only ``--network host`` or none)."""
+    """A bridge of its own, no iptables, no forwarding: a second engine that leaves the host's network and the
+    other engine's bridge alone (its containers reach nothing outside it but with ``--network host``)."""
 
     @property
     def host(self) -> str:
@@ -57,11 +62,18 @@ class EngineSetup:
     def owner_file(self) -> Path:
         return self.pid_file.with_name(self.pid_file.name + OWNER_SUFFIX)
 
+    @property
+    def bridge(self) -> str | None:
+        """The private engine's own bridge (at most 15 characters, as Linux allows)."""
+        if not self.private_network:
+            return None
+        return "cf-" + hashlib.sha256(str(self.socket).encode()).hexdigest()[:12]
+
     def command(self, dockerd: str) -> list[str]:
         command = [dockerd, "-H", self.host, "--data-root", str(self.data_root)]
         command += ["--exec-root", str(self.exec_root), "--pidfile", str(self.pid_file)]
-        if self.private_network:
-            command += ["--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false"]
+        if self.bridge is not None:
+            command += [f"--bridge={self.bridge}", "--iptables=false", "--ip-forward=false", "--ip-masq=false"]
         return command
 
 
@@ -109,6 +121,8 @@ class Owner:
     host: str
     log: str
     before: HostNetwork | None = None
+    bridge: str | None = None
+    """The private engine's own bridge, deleted once it stopped."""
     started_at: float = field(default_factory=time.time)
 
     def save(self, path: Path) -> None:
@@ -125,20 +139,33 @@ class Owner:
             return None
 
 
-def answers(host: str, timeout: int = PING_TIMEOUT_S) -> bool:
-    """Whether an engine answers a ping at ``host`` now."""
-    import docker
+def answers(host: str, timeout: float = PING_TIMEOUT_S) -> bool:
+    """Whether an engine answers ``GET /_ping`` at ``host`` now (a unix socket is asked directly: no client is
+    left half-open by an engine that is not there)."""
+    if not host.startswith("unix://"):
+        import docker
 
+        try:
+            client = docker.DockerClient(base_url=host, timeout=int(timeout))
+        except docker.errors.DockerException:
+            return False
+        try:
+            return bool(client.ping())
+        except (docker.errors.DockerException, OSError):
+            return False
+        finally:
+            client.close()
     try:
-        client = docker.DockerClient(base_url=host, timeout=timeout)
-    except docker.errors.DockerException:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(host.removeprefix("unix://"))
+            conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(4096):
+                reply += chunk
+    except OSError:
         return False
-    try:
-        return bool(client.ping())
-    except (docker.errors.DockerException, OSError):
-        return False
-    finally:
-        client.close()
+    return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
 
 
 def is_running(pid: int) -> bool:
@@ -203,6 +230,8 @@ def start_engine(setup: EngineSetup, timeout: float = START_TIMEOUT_S) -> Owner:
         raise EngineError(f"starting dockerd needs root: `sudo {' '.join(setup.command('dockerd'))} &`, then retry")
     clear_stale_pid_file(setup)
     before = None if setup.private_network else HostNetwork.now()
+    if setup.bridge is not None:
+        _make_bridge(setup.bridge)
     for folder in (setup.socket.parent, setup.pid_file.parent, setup.log.parent):
         folder.mkdir(parents=True, exist_ok=True)
     with setup.log.open("ab") as log:
@@ -213,7 +242,7 @@ def start_engine(setup: EngineSetup, timeout: float = START_TIMEOUT_S) -> Owner:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # not ended by the terminal's Ctrl-C, nor by the command that started it
         )
-    owner = Owner(process.pid, setup.host, str(setup.log), before)
+    owner = Owner(process.pid, setup.host, str(setup.log), before, setup.bridge)
     deadline = time.monotonic() + timeout
     while not answers(setup.host):
         code = process.poll()
@@ -222,7 +251,7 @@ def start_engine(setup: EngineSetup, timeout: float = START_TIMEOUT_S) -> Owner:
             if code is None:
                 _end(process.pid, STOP_TIMEOUT_S)
                 process.wait()
-            _restore(before)
+            _restore(before, setup.bridge)
             raise EngineError(
                 f"dockerd {said} at {setup.host}; the last lines of {setup.log}:\n{last_lines(_tail(setup.log))}"
             )
@@ -250,7 +279,7 @@ def stop_engine(setup: EngineSetup, timeout: float = STOP_TIMEOUT_S) -> int | No
     pid = owner.pid if is_running(owner.pid) else None
     if pid is not None:
         _end(pid, timeout)
-    _restore(owner.before)
+    _restore(owner.before, owner.bridge)
     setup.owner_file.unlink(missing_ok=True)
     return pid
 
@@ -273,11 +302,21 @@ def _end(pid: int, timeout: float) -> None:
             os.kill(pid, last_signal)
 
 
-def _restore(before: HostNetwork | None) -> None:
-    if before is None:
-        return
-    for command in restore_plan(before, HostNetwork.now()):
+def _restore(before: HostNetwork | None, bridge: str | None) -> None:
+    plan = restore_plan(before, HostNetwork.now()) if before is not None else []
+    if bridge is not None and Path("/sys/class/net", bridge).exists():
+        plan.append(["ip", "link", "delete", bridge])
+    for command in plan:
         subprocess.run(command, capture_output=True, check=False)
+
+
+def _make_bridge(name: str) -> None:
+    if Path("/sys/class/net", name).exists():
+        return
+    command = ["ip", "link", "add", "name", name, "type", "bridge"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise EngineError(f"the private engine's bridge {name} could not be made: {done.stderr.strip()}")
 
 
 def _command_name(pid: int) -> str:
