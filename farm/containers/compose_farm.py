@@ -28,6 +28,7 @@ from farm.errors import FarmError
 from farm.fault_links import FaultJson
 from farm.health import healthz, wait_for
 from farm.node_signals import NodeSignal
+from farm.ports import port_taken
 from farm.proxy_admin import ProxyAdmin
 from farm.source_control import source_control
 from farm.state import STATE_FILE, FarmState
@@ -224,6 +225,8 @@ class ComposeFarm:
             )
         if fault_links:
             raise FarmError("network faults (partition, latency, reset) run only on --engine processes so far")
+        if proxy_port and port_taken(proxy_port):
+            raise self._port_taken(proxy_port)
         client = self.client
         if self._containers():
             raise FarmError(
@@ -278,11 +281,14 @@ class ComposeFarm:
     def _explained(exc: ComposeError, proxy_port: int | None) -> FarmError:
         text = str(exc)
         if proxy_port and re.search(r"already (allocated|in use)|address already in use", text):
-            return FarmError(
-                f"port {proxy_port} on 127.0.0.1 is taken: choose another --proxy-port, or leave it out for a free "
-                f"one\n{text}"
-            )
+            return ComposeFarm._port_taken(proxy_port, f"\n{text}")
         return exc
+
+    @staticmethod
+    def _port_taken(port: int, detail: str = "") -> FarmError:
+        return FarmError(
+            f"port {port} on 127.0.0.1 is taken: choose another --proxy-port, or leave it out for a free one{detail}"
+        )
 
     def _wait_healthy(self, service: str | None = None, timeout: float = HEALTHY_TIMEOUT_S) -> None:
         """Until every container (of ``service``) is healthy; a container that exits or restarts fails at once."""
