@@ -6,13 +6,24 @@ PY := $(VENV)/bin/python
 DEBIAN_PACKAGES := redis-server unixodbc odbc-postgresql odbc-mariadb libsqliteodbc procps \
 	postgresql mariadb-server mariadb-client
 
-.PHONY: all test check lint typecheck unit deps venv bench demo clean
+# The compose farm's tests: Debian's Docker Engine and Compose v1, and debootstrap to build the base image where no
+# registry answers. Docker's packages are left out when an engine is there from elsewhere (docker-ce, Docker
+# Desktop, DOCKER_HOST at a remote one): Debian's docker.io conflicts with docker-ce. So docker.io is installed only
+# when there is no dockerd, no DOCKER_HOST and no engine answering `docker version`; docker-compose only when
+# neither `docker compose` (v2) nor `docker-compose` (v1) runs; debootstrap whenever it is missing.
+
+.PHONY: all test check lint typecheck unit compose-test deps venv bench demo clean
 
 all: test
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done; \
+		if ! command -v dockerd >/dev/null && [ ! -x /usr/sbin/dockerd ] && [ -z "$$DOCKER_HOST" ] && \
+			! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then echo docker.io; fi; \
+		if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then \
+			echo docker-compose; fi; \
+		command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || echo debootstrap); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -39,6 +50,10 @@ unit: deps venv
 	$(PY) -m pytest
 
 test: lint typecheck unit
+
+# Only the compose farm's tests (they start an engine when none answers, and stop it at the end).
+compose-test: deps venv
+	$(PY) -m pytest tests/compose
 
 bench: deps venv
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \

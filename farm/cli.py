@@ -14,7 +14,7 @@ _OUR_PACKAGES = {"farm", "nodes", "proxy", "faults"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from farm.commands import farm_control, faults, run_scenario, sql_cache
+    from farm.commands import engine, farm_control, faults, run_scenario, sql_cache
 
     parser = argparse.ArgumentParser(prog="farm", description="Run and test a web farm that shares a cache.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_parsers(subparsers)
     sql_cache.add_parser(subparsers)
     run_scenario.add_parser(subparsers)
+    engine.add_parser(subparsers)
     return parser
 
 

@@ -55,6 +55,11 @@ def _can_bind(port: int) -> bool:
     return True
 
 
+def port_taken(port: int) -> bool:
+    """Whether something holds ``port`` on 127.0.0.1: a farm asked to publish there would fail halfway."""
+    return not _can_bind(port)
+
+
 def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.2):

@@ -29,6 +29,7 @@ from farm.errors import FarmError
 from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, link_name
 from farm.health import healthz, wait_for
 from farm.node_signals import NodeSignal
+from farm.ports import port_taken
 from farm.proxy_admin import ProxyAdmin
 from farm.source_control import source_control
 from farm.state import STATE_FILE, FarmState
@@ -224,6 +225,8 @@ class ComposeFarm:
             raise FarmError(
                 f"--engine compose runs its own cache: use --cache {'|'.join(CACHE_URLS)} (not {cache.describe()})"
             )
+        if proxy_port and port_taken(proxy_port):
+            raise self._port_taken(proxy_port)
         client = self.client
         if self._containers():
             raise FarmError(
@@ -257,9 +260,15 @@ class ComposeFarm:
             if state.cache_container is not None:  # first, as on processes: the nodes' first writes land in it
                 self._compose(state, ["up", "-d", "--no-build", state.cache_container], "starting the cache")
                 self._wait_healthy(state.cache_container)
+            scale = ["--scale", f"{NODE}={nodes}"]
             try:
-                self._compose(state, ["up", "-d", "--no-build", "--scale", f"{NODE}={nodes}"], "starting the farm")
+                # The nodes (and the source store) first: a node that crashes at start is told at once, with its
+                # log, instead of after compose has waited for its health on the proxy's behalf.
+                self._compose(state, ["up", "-d", "--no-build", *scale, NODE], "starting the nodes")
+                self._wait_healthy(NODE)
+                self._compose(state, ["up", "-d", "--no-build", *scale], "starting the farm")
             except ComposeError as exc:
+                self._fail_if_broken(self._containers())
                 raise self._explained(exc, proxy_port) from None
             self._wait_healthy()
             state = self.state_now()
@@ -274,29 +283,22 @@ class ComposeFarm:
     def _explained(exc: ComposeError, proxy_port: int | None) -> FarmError:
         text = str(exc)
         if proxy_port and re.search(r"already (allocated|in use)|address already in use", text):
-            return FarmError(
-                f"port {proxy_port} on 127.0.0.1 is taken: choose another --proxy-port, or leave it out for a free "
-                f"one\n{text}"
-            )
+            return ComposeFarm._port_taken(proxy_port, f"\n{text}")
         return exc
+
+    @staticmethod
+    def _port_taken(port: int, detail: str = "") -> FarmError:
+        return FarmError(
+            f"port {port} on 127.0.0.1 is taken: choose another --proxy-port, or leave it out for a free one{detail}"
+        )
 
     def _wait_healthy(self, service: str | None = None, timeout: float = HEALTHY_TIMEOUT_S) -> None:
         """Until every container (of ``service``) is healthy; a container that exits or restarts fails at once."""
         deadline = time.monotonic() + timeout
         while True:
             containers = self._containers(service)
-            waiting = []
-            for container in containers:
-                state = container_state(container)
-                restarts = int(container.attrs.get("RestartCount", 0))
-                if state in ("exited", "dead", "unhealthy") or restarts > 0:
-                    said = state if restarts == 0 else f"restarting after a crash ({restarts} restarts)"
-                    raise FarmError(
-                        f"container {container.name} is {said}; the last lines of its log:\n{log_tail(container)}\n"
-                        f"(every log: {self.run}/logs after `farm down`)"
-                    )
-                if state != "running":
-                    waiting.append(container)
+            self._fail_if_broken(containers)
+            waiting = [container for container in containers if container_state(container) != "running"]
             if containers and not waiting:
                 return
             if time.monotonic() > deadline:
@@ -306,6 +308,18 @@ class ComposeFarm:
                     f"{names} did not become healthy in {timeout:.0f} s; the last lines of their logs:\n{tails}"
                 )
             time.sleep(0.2)
+
+    def _fail_if_broken(self, containers: list[Container]) -> None:
+        """A container that exited, crashed (restarted) or is unhealthy: its name and the end of its log."""
+        for container in containers:
+            state = container_state(container)
+            restarts = int(container.attrs.get("RestartCount", 0))
+            if state in ("exited", "dead", "unhealthy") or restarts > 0:
+                said = state if restarts == 0 else f"restarting after a crash ({restarts} restarts)"
+                raise FarmError(
+                    f"container {container.name} is {said}; the last lines of its log:\n{log_tail(container)}\n"
+                    f"(every log: {self.run}/logs after `farm down`)"
+                )
 
     def _wait_proxy_sees_all(self, state: FarmState) -> None:
         wanted = {f"{NODE}@{network_address(c)}" for c in self._nodes().values() if c.status == "running"}

@@ -47,6 +47,6 @@ def no_engine_message(reason: str) -> str:
         )
     reason = reason.splitlines()[0] if reason else "no answer"
     return (
-        f"no container engine answers at {where} ({reason[:200]}): start one (`farm engine start`, or "
-        "`sudo dockerd &`), or set DOCKER_HOST (podman: see compose/README.md)"
+        f"no container engine answers at {where} ({reason[:200]}): start one (`farm engine start` as root; "
+        "`farm engine stop` stops it), or set DOCKER_HOST to one that runs (podman: see compose/README.md)"
     )

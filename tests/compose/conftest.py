@@ -1,11 +1,13 @@
 """The compose farm's integration tests: a real container engine, the project's images built once per run.
 
-The engine is the one that answers (``DOCKER_HOST``, or Docker's socket); the images are built from this
-checkout at the start, so every test runs what the checkout holds.
+The engine is the one that answers (``DOCKER_HOST``, or Docker's socket), or one the run starts and stops
+(nothing is skipped for want of an engine); the images are built from this checkout at the start, so every test
+runs what the checkout holds.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +16,9 @@ import pytest
 
 from farm.config import CacheChoice
 from farm.containers.compose_farm import PROJECT_LABEL, ComposeFarm
-from farm.containers.engine import connect
+from farm.containers.engine import connect, engine_address
 from farm.containers.images import build_images, ensure_base_image, write_wheelhouse
+from farm.containers.owned_engine import EngineSetup, answers, start_engine, stop_engine
 from farm.state import FarmState
 
 BUILD_TIMEOUT_S = 600
@@ -23,9 +26,19 @@ BUILD_TIMEOUT_S = 600
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.DockerClient]:
+    """The engine that answers, left running; or, when none answers at Docker's own socket (a fresh CI machine),
+    one started here and stopped at the end of the run."""
+    started = None
+    if "DOCKER_HOST" not in os.environ and not answers(engine_address()):
+        setup = EngineSetup(log=tmp_path_factory.mktemp("engine") / "dockerd.log")
+        started = start_engine(setup)
     client = connect()
-    yield client
-    client.close()
+    try:
+        yield client
+    finally:
+        client.close()
+        if started is not None:
+            stop_engine(setup)
 
 
 @pytest.fixture(scope="session")
