@@ -22,6 +22,17 @@ from farm.containers.owned_engine import EngineSetup, answers, start_engine, sto
 from farm.state import FarmState
 
 BUILD_TIMEOUT_S = 600
+"""The first test to need the images pays for their build (a cold one seeds the base image too) inside its own
+timeout, which covers its fixtures."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "images" not in getattr(item, "fixturenames", ()):
+            continue
+        own = item.get_closest_marker("timeout")
+        seconds = float(own.args[0]) if own is not None and own.args else 0.0
+        item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S + seconds), append=False)
 
 
 @pytest.fixture(scope="session")
