@@ -23,7 +23,7 @@ from farm.config import CacheChoice
 from farm.containers.checkout import COMPOSE_FILE
 from farm.containers.compose_cli import ComposeError, last_lines, run_compose
 from farm.containers.engine import connect
-from farm.containers.images import IMAGE_TAG, build_images, ensure_base_image, write_wheelhouse
+from farm.containers.images import build_images, ensure_base_image, image_tag, write_wheelhouse
 from farm.containers.network_faults import NetworkFaults, link_ports
 from farm.errors import FarmError
 from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, link_name
@@ -187,7 +187,7 @@ class ComposeFarm:
             "FARM_ITEM_ABSOLUTE": f"{state.item_absolute or 0:g}",
             "FARM_SOURCE_LATENCY_MS": f"{state.source_latency_ms:g}",
             "FARM_WRITE_POLICY": state.write_policy,
-            "FARM_IMAGE_TAG": IMAGE_TAG,
+            "FARM_IMAGE_TAG": image_tag(),
         }
 
     def _compose(self, state: FarmState, arguments: list[str], what: str, *, all_profiles: bool = False) -> str:

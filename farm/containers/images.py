@@ -1,10 +1,15 @@
 """The farm's images: the base image (pulled, or built from the apt mirror when no registry answers), the
-host's wheels of the services' dependencies, and the images of compose/Dockerfile built through the engine."""
+host's wheels of the services' dependencies, and the images of compose/Dockerfile built through the engine.
+
+``FARM_IMAGE_TAG`` (as compose.yaml reads it) tags the farm's images, ``latest`` by default; ``FARM_BASE_IMAGE``
+names the base image, ``debian:bookworm-slim`` by default (a mirror's copy, or a fresh one to time a first build).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,10 +27,13 @@ from farm.errors import FarmError
 if TYPE_CHECKING:
     import docker
 
-BASE_REPOSITORY, BASE_TAG = "debian", "bookworm-slim"
-BASE_IMAGE = f"{BASE_REPOSITORY}:{BASE_TAG}"
+BASE_IMAGE = "debian:bookworm-slim"
+BASE_IMAGE_VARIABLE = "FARM_BASE_IMAGE"
 SUITE = "bookworm"
+"""The Debian release a seeded base image holds: the images' Python (3.11) is bookworm's."""
 IMAGE_TAG = "latest"
+IMAGE_TAG_VARIABLE = "FARM_IMAGE_TAG"
+VALID_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 TARGETS = {
     "app": "cachefarm-app",
     "redis": "cachefarm-redis",
@@ -43,25 +51,51 @@ class ImageBuildError(FarmError):
     """An image did not build; the message ends with the last lines of the build."""
 
 
+def image_tag() -> str:
+    """The tag of the farm's images: ``FARM_IMAGE_TAG``, read when used, so that a farm built under a tag of its
+    own leaves the ``latest`` images alone."""
+    tag = os.environ.get(IMAGE_TAG_VARIABLE) or IMAGE_TAG
+    if not VALID_TAG.fullmatch(tag):
+        raise FarmError(
+            f"{IMAGE_TAG_VARIABLE}={tag!r} is not an image tag: use letters, digits, '_', '.' and '-' (at most 128)"
+        )
+    return tag
+
+
 def image_name(target: str) -> str:
-    return f"{TARGETS[target]}:{IMAGE_TAG}"
+    return f"{TARGETS[target]}:{image_tag()}"
+
+
+def base_image() -> str:
+    """``FARM_BASE_IMAGE``, or debian:bookworm-slim."""
+    return os.environ.get(BASE_IMAGE_VARIABLE) or BASE_IMAGE
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """``repository``, ``tag`` of an image reference (``latest`` when it names none; a registry's port is no tag)."""
+    repository, colon, tag = reference.rpartition(":")
+    if not colon or "/" in tag:
+        return reference, "latest"
+    return repository, tag
 
 
 def ensure_base_image(client: docker.DockerClient, log: Path) -> str:
     """``present``, ``pulled`` or ``seeded``: the base image is there afterwards."""
     import docker.errors
 
+    base = base_image()
     try:
-        client.images.get(BASE_IMAGE)
+        client.images.get(base)
         return "present"
     except docker.errors.ImageNotFound:
         pass
+    repository, tag = split_reference(base)
     try:
-        client.images.pull(BASE_REPOSITORY, tag=BASE_TAG)
+        client.images.pull(repository, tag=tag)
         return "pulled"
     except docker.errors.APIError as exc:
         pull_error = str(exc).splitlines()[0][:200]
-    seed_base_image(client, log, pull_error)
+    seed_base_image(client, log, pull_error, base)
     return "seeded"
 
 
@@ -79,9 +113,9 @@ def apt_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str) -> None:
-    """Builds debian:bookworm-slim with debootstrap (a minimal Debian from the apt mirror) and imports it."""
-    missing = f"{BASE_IMAGE} is not here and cannot be pulled ({pull_error})"
+def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str, base: str = BASE_IMAGE) -> None:
+    """Builds a minimal Debian bookworm with debootstrap (from the apt mirror) and imports it as ``base``."""
+    missing = f"{base} is not here and cannot be pulled ({pull_error})"
     debootstrap = shutil.which("debootstrap") or (
         "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
     )
@@ -107,12 +141,13 @@ def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str) -> 
             )
         if done.returncode != 0:
             raise EngineError(
-                f"debootstrap failed (exit {done.returncode}) building {BASE_IMAGE}:\n{last_lines(log.read_text())}"
+                f"debootstrap failed (exit {done.returncode}) building {base}:\n{last_lines(log.read_text())}"
             )
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
-        client.api.import_image(src=str(archive), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=['CMD ["bash"]'])
+        repository, tag = split_reference(base)
+        client.api.import_image(src=str(archive), repository=repository, tag=tag, changes=['CMD ["bash"]'])
     with log.open("a") as out:
-        out.write(f"seeded {BASE_IMAGE} in {time.monotonic() - started:.1f} s\n")
+        out.write(f"seeded {base} in {time.monotonic() - started:.1f} s\n")
 
 
 def write_wheelhouse(log: Path) -> None:
@@ -148,6 +183,7 @@ def build_images(client: docker.DockerClient, targets: Sequence[str], log: Path)
                 dockerfile=str((COMPOSE_DIR / "Dockerfile").relative_to(CHECKOUT)),
                 target=target,
                 tag=image_name(target),
+                buildargs={"BASE_IMAGE": base_image()},
                 rm=True,
                 forcerm=True,
             )
