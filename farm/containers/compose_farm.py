@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from farm.cache import mask_secrets
 from farm.cache_server import CACHE_TABLE
 from farm.config import CacheChoice
-from farm.containers.checkout import COMPOSE_FILE
+from farm.containers.checkout import compose_file
 from farm.containers.compose_cli import ComposeError, last_lines, run_compose
 from farm.containers.engine import connect
 from farm.containers.images import build_images, ensure_base_image, image_tag, write_wheelhouse
@@ -197,7 +197,7 @@ class ComposeFarm:
             else [p for k, p in PROFILES.items() if k == state.cache_kind]
         )
         return run_compose(
-            COMPOSE_FILE,
+            compose_file(),
             self.project,
             arguments,
             environment=self._environment(state),

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farm.containers.checkout import CHECKOUT, COMPOSE_DIR
+from farm.containers.checkout import compose_checkout
 from farm.containers.compose_cli import last_lines
 from farm.containers.engine import EngineError
 from farm.errors import FarmError
@@ -40,8 +40,10 @@ TARGETS = {
     "postgres": "cachefarm-postgres",
     "netfault": "cachefarm-netfault",
 }
-WHEELS = COMPOSE_DIR / "wheels"
-WHEELS_STAMP = WHEELS / ".requirements"
+WHEELS = Path("compose") / "wheels"
+WHEELS_STAMP = ".requirements"
+WHEELS_PYTHON = (3, 11)
+"""The images' Python (Debian bookworm's): wheels of another Python's would not install there."""
 EXTRA_WHEELS = ("setuptools>=77", "async-timeout>=4.0.3")
 """setuptools builds the project in the image without an index; redis needs async-timeout on Debian's Python
 3.11.2 (before 3.11.3), which the host's newer Python does not ask for."""
@@ -153,22 +155,26 @@ def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str, bas
 def write_wheelhouse(log: Path) -> None:
     """The services' dependencies as wheels in compose/wheels, so that the build needs no package index (and no
     certificate of this machine's): kept while pyproject.toml is unchanged."""
-    pyproject = (CHECKOUT / "pyproject.toml").read_bytes()
-    stamp = hashlib.sha256(pyproject + "\n".join(EXTRA_WHEELS).encode()).hexdigest()
-    if WHEELS_STAMP.exists() and WHEELS_STAMP.read_text() == stamp:
+    checkout = compose_checkout()
+    wheels, stamp_file = checkout / WHEELS, checkout / WHEELS / WHEELS_STAMP
+    if sys.version_info[:2] != WHEELS_PYTHON:  # the build then installs from PyPI, as for a user who pulls
         return
-    for wheel in WHEELS.glob("*.whl"):
+    pyproject = (checkout / "pyproject.toml").read_bytes()
+    stamp = hashlib.sha256(pyproject + "\n".join(EXTRA_WHEELS).encode()).hexdigest()
+    if stamp_file.exists() and stamp_file.read_text() == stamp:
+        return
+    for wheel in wheels.glob("*.whl"):
         wheel.unlink()
-    command = [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(WHEELS), f"{CHECKOUT}[services]"]
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheels), f"{checkout}[services]"]
     command += EXTRA_WHEELS
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     with log.open("a") as out:
         out.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
     if done.returncode != 0:
         raise ImageBuildError(f"the wheels of the services' dependencies did not build:\n{last_lines(done.stderr)}")
-    for wheel in WHEELS.glob("cachefarm-*.whl"):
+    for wheel in wheels.glob("cachefarm-*.whl"):
         wheel.unlink()  # the project itself is built from the checkout in the image, never from a stale wheel
-    WHEELS_STAMP.write_text(stamp)
+    stamp_file.write_text(stamp)
 
 
 def build_images(client: docker.DockerClient, targets: Sequence[str], log: Path) -> None:
@@ -176,11 +182,12 @@ def build_images(client: docker.DockerClient, targets: Sequence[str], log: Path)
     import docker.errors
 
     log.parent.mkdir(parents=True, exist_ok=True)
+    checkout = compose_checkout()
     for target in targets:
         try:
             _, lines = client.images.build(
-                path=str(CHECKOUT),
-                dockerfile=str((COMPOSE_DIR / "Dockerfile").relative_to(CHECKOUT)),
+                path=str(checkout),
+                dockerfile="compose/Dockerfile",
                 target=target,
                 tag=image_name(target),
                 buildargs={"BASE_IMAGE": base_image()},
