@@ -24,6 +24,7 @@ from farm.containers.checkout import COMPOSE_FILE
 from farm.containers.compose_cli import ComposeError, last_lines, run_compose
 from farm.containers.engine import connect
 from farm.containers.images import IMAGE_TAG, build_images, ensure_base_image, write_wheelhouse
+from farm.containers.podman import drives_health
 from farm.errors import FarmError
 from farm.fault_links import FaultJson
 from farm.health import healthz, wait_for
@@ -187,6 +188,7 @@ class ComposeFarm:
             "FARM_IMAGE_TAG": IMAGE_TAG,
         }
 
+    @drives_health
     def _compose(self, state: FarmState, arguments: list[str], what: str, *, all_profiles: bool = False) -> str:
         profiles = (
             sorted(set(PROFILES.values()))
@@ -278,6 +280,7 @@ class ComposeFarm:
             )
         return exc
 
+    @drives_health
     def _wait_healthy(self, service: str | None = None, timeout: float = HEALTHY_TIMEOUT_S) -> None:
         """Until every container (of ``service``) is healthy; a container that exits or restarts fails at once."""
         deadline = time.monotonic() + timeout
@@ -351,6 +354,7 @@ class ComposeFarm:
                 continue
 
     # -- status ---------------------------------------------------------------------------------------
+    @drives_health
     def status(self) -> dict[str, Any]:
         state = self.state_now()
         nodes = self._nodes()

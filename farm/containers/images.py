@@ -76,6 +76,8 @@ def apt_mirror() -> str:
 
 def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str) -> None:
     """Builds debian:bookworm-slim with debootstrap (a minimal Debian from the apt mirror) and imports it."""
+    import docker.errors
+
     missing = f"{BASE_IMAGE} is not here and cannot be pulled ({pull_error})"
     debootstrap = shutil.which("debootstrap") or (
         "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
@@ -105,7 +107,16 @@ def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str) -> 
                 f"debootstrap failed (exit {done.returncode}) building {BASE_IMAGE}:\n{last_lines(log.read_text())}"
             )
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
-        client.api.import_image(src=str(archive), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=['CMD ["bash"]'])
+        # The name and tag as one reference: podman's compatible API ignores a separate tag (the image would be
+        # debian:latest), the Docker Engine takes either.
+        client.api.import_image(src=str(archive), repository=BASE_IMAGE, changes=['CMD ["bash"]'])
+    try:
+        client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        raise EngineError(
+            f"the engine imported the debootstrap root file system but has no {BASE_IMAGE} afterwards: tag the "
+            f"newest image as {BASE_IMAGE} (`docker tag`), or `docker load` one"
+        ) from None
     with log.open("a") as out:
         out.write(f"seeded {BASE_IMAGE} in {time.monotonic() - started:.1f} s\n")
 
