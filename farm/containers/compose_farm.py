@@ -188,7 +188,6 @@ class ComposeFarm:
             "FARM_IMAGE_TAG": IMAGE_TAG,
         }
 
-    @drives_health
     def _compose(self, state: FarmState, arguments: list[str], what: str, *, all_profiles: bool = False) -> str:
         profiles = (
             sorted(set(PROFILES.values()))
@@ -206,6 +205,7 @@ class ComposeFarm:
         )
 
     # -- up and down ----------------------------------------------------------------------------------
+    @drives_health
     def up(
         self,
         *,

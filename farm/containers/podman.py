@@ -34,6 +34,8 @@ HEALTH_LOG = "podman-health.log"
 PROJECT_LABEL = "com.docker.compose.project"
 
 _podman: weakref.WeakKeyDictionary[docker.DockerClient, bool] = weakref.WeakKeyDictionary()
+_driven: set[tuple[int, str]] = set()
+_driven_lock = threading.Lock()
 
 
 def is_podman_version(version: dict[str, Any]) -> bool:
@@ -93,10 +95,28 @@ def check_round(client: docker.DockerClient, containers: Iterable[Container], lo
 
 @contextmanager
 def driving_health(client: docker.DockerClient, project: str, log: Path | None = None) -> Iterator[None]:
-    """On podman: one round of the project's healthchecks now, then a round every interval until the block ends."""
-    if not is_podman(client):
-        yield
-        return
+    """On podman: one round of the project's healthchecks now, then a round every interval until the block ends.
+    A block inside another of the same project adds nothing (one driver per project)."""
+    key = (id(client), project)
+    with _driven_lock:
+        nested = key in _driven
+        if not nested:
+            _driven.add(key)
+    try:
+        if nested or not is_podman(client):
+            yield
+        else:
+            with _driver(client, project, log):
+                yield
+    finally:
+        if not nested:
+            with _driven_lock:
+                _driven.discard(key)
+
+
+@contextmanager
+def _driver(client: docker.DockerClient, project: str, log: Path | None) -> Iterator[None]:
+    """The rounds themselves: the first before the block, the others from a thread stopped when it ends."""
 
     def project_round() -> None:
         containers = client.containers.list(all=True, filters={"label": [f"{PROJECT_LABEL}={project}"]})
