@@ -48,5 +48,5 @@ def no_engine_message(reason: str) -> str:
     reason = reason.splitlines()[0] if reason else "no answer"
     return (
         f"no container engine answers at {where} ({reason[:200]}): start one (`farm engine start`, or "
-        "`sudo dockerd &`), or set DOCKER_HOST (podman: see compose/README.md)"
+        "`sudo dockerd &`), or set DOCKER_HOST (podman: see compose/PODMAN.md)"
     )

@@ -33,6 +33,17 @@ HEALTH_LOG = "podman-health.log"
 """In the farm's logs/: healthchecks the engine could not run (not their failures, which it records itself)."""
 PROJECT_LABEL = "com.docker.compose.project"
 
+HINTS = {
+    "error setting rlimit": (
+        "podman cannot apply its default ulimits here: add `default_ulimits = []` under [containers] in "
+        "/etc/containers/containers.conf, then restart `podman system service` (compose/PODMAN.md)"
+    ),
+    "container-init binary not found": (
+        "podman needs catatonit for `init: true`: `sudo apt-get install catatonit` (compose/PODMAN.md)"
+    ),
+}
+"""What to do about the errors podman gives when it is not set up as compose/PODMAN.md says."""
+
 _podman: weakref.WeakKeyDictionary[docker.DockerClient, bool] = weakref.WeakKeyDictionary()
 _driven: set[tuple[int, str]] = set()
 _driven_lock = threading.Lock()
@@ -50,6 +61,12 @@ def is_podman(client: docker.DockerClient) -> bool:
     if client not in _podman:
         _podman[client] = is_podman_version(client.version())
     return _podman[client]
+
+
+def setup_hint(output: str) -> str | None:
+    """What to change in podman's setup, when a compose command's output shows a known podman error."""
+    hints = [hint for pattern, hint in HINTS.items() if pattern in output]
+    return "\n".join(hints) or None
 
 
 def needs_check(container: Container) -> bool:

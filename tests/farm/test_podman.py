@@ -13,7 +13,14 @@ from typing import Any, cast
 import pytest
 
 from farm.containers import podman
-from farm.containers.podman import check_round, driving_health, is_podman_version, needs_check, run_healthcheck
+from farm.containers.podman import (
+    check_round,
+    driving_health,
+    is_podman_version,
+    needs_check,
+    run_healthcheck,
+    setup_hint,
+)
 
 PODMAN_4_3 = {
     "Platform": {"Name": "linux/amd64/debian-12"},
@@ -170,3 +177,16 @@ def test_the_engine_is_asked_its_version_once_per_client(version: dict[str, Any]
         with driving_health(client, "proj"):
             pass
     assert calls == [1]
+
+
+def test_podman_set_up_without_the_workarounds_gets_told_what_to_change() -> None:
+    rlimit = (
+        "ERROR: for redis  Cannot start service redis: runc: runc create failed: unable to start container process: "
+        "error during container init: error setting rlimits for ready process: error setting rlimit type 7: "
+        "operation not permitted: OCI permission denied"
+    )
+    hint = setup_hint(rlimit)
+    assert hint is not None
+    assert "default_ulimits = []" in hint
+    assert "/etc/containers/containers.conf" in hint
+    assert setup_hint("Error response from daemon: driver failed programming external connectivity") is None
