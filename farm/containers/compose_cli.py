@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from farm.containers.engine import EngineError
+from farm.containers.podman import setup_hint
 from farm.errors import FarmError
 
 COMPOSE_TIMEOUT_S = 300
@@ -78,5 +79,7 @@ def run_compose(
         with log.open("a") as out:
             out.write(f"$ {' '.join(command)}\n{output}\n")
     if done.returncode != 0:
-        raise ComposeError(f"{what} failed (exit {done.returncode}):\n{last_lines(output)}")
+        hint = setup_hint(output)  # podman not set up as compose/PODMAN.md says
+        said = f"{what} failed (exit {done.returncode}):\n{last_lines(output)}"
+        raise ComposeError(f"{said}\n{hint}" if hint else said)
     return output

@@ -25,6 +25,7 @@ from farm.containers.compose_cli import ComposeError, last_lines, run_compose
 from farm.containers.engine import connect
 from farm.containers.images import build_images, ensure_base_image, image_tag, write_wheelhouse
 from farm.containers.network_faults import NetworkFaults, link_ports
+from farm.containers.podman import drives_health
 from farm.errors import FarmError
 from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, link_name
 from farm.health import healthz, wait_for
@@ -207,6 +208,7 @@ class ComposeFarm:
         )
 
     # -- up and down ----------------------------------------------------------------------------------
+    @drives_health
     def up(
         self,
         *,
@@ -292,6 +294,7 @@ class ComposeFarm:
             f"port {port} on 127.0.0.1 is taken: choose another --proxy-port, or leave it out for a free one{detail}"
         )
 
+    @drives_health
     def _wait_healthy(self, service: str | None = None, timeout: float = HEALTHY_TIMEOUT_S) -> None:
         """Until every container (of ``service``) is healthy; a container that exits or restarts fails at once."""
         deadline = time.monotonic() + timeout
@@ -368,6 +371,7 @@ class ComposeFarm:
                 continue
 
     # -- status ---------------------------------------------------------------------------------------
+    @drives_health
     def status(self) -> dict[str, Any]:
         state = self.state_now()
         nodes = self._nodes()

@@ -48,5 +48,5 @@ def no_engine_message(reason: str) -> str:
     reason = reason.splitlines()[0] if reason else "no answer"
     return (
         f"no container engine answers at {where} ({reason[:200]}): start one (`farm engine start` as root; "
-        "`farm engine stop` stops it), or set DOCKER_HOST to one that runs (podman: see compose/README.md)"
+        "`farm engine stop` stops it), or set DOCKER_HOST to one that runs (podman: see compose/PODMAN.md)"
     )

@@ -146,8 +146,16 @@ def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str, bas
                 f"debootstrap failed (exit {done.returncode}) building {base}:\n{last_lines(log.read_text())}"
             )
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
-        repository, tag = split_reference(base)
-        client.api.import_image(src=str(archive), repository=repository, tag=tag, changes=['CMD ["bash"]'])
+        # The name and tag as one reference: podman's compatible API ignores a separate tag (the image would be
+        # debian:latest), the Docker Engine takes either.
+        client.api.import_image(src=str(archive), repository=base, changes=['CMD ["bash"]'])
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        raise EngineError(
+            f"the engine imported the debootstrap root file system but has no {base} afterwards: tag the "
+            f"newest image as {base} (`docker tag`), or `docker load` one"
+        ) from None
     with log.open("a") as out:
         out.write(f"seeded {base} in {time.monotonic() - started:.1f} s\n")
 
