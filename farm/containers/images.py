@@ -117,6 +117,8 @@ def apt_mirror() -> str:
 
 def seed_base_image(client: docker.DockerClient, log: Path, pull_error: str, base: str = BASE_IMAGE) -> None:
     """Builds a minimal Debian bookworm with debootstrap (from the apt mirror) and imports it as ``base``."""
+    import docker.errors
+
     missing = f"{base} is not here and cannot be pulled ({pull_error})"
     debootstrap = shutil.which("debootstrap") or (
         "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
