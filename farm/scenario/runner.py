@@ -126,7 +126,9 @@ class ScenarioRunner:
         await self._finish_background()
         await self._sample_source()
         self.records.flush()
-        self.view.verdicts(self.cache.name, self.records.expect(thresholds, line, self.now()))
+        # Judging a long phase takes a while: in a thread, so that the source sampler's loop is never held up.
+        verdicts = await asyncio.to_thread(self.records.expect, thresholds, line, self.now())
+        self.view.verdicts(self.cache.name, verdicts)
 
     # -- the run -------------------------------------------------------------------------------------
     async def run(self) -> CacheResult:
@@ -171,7 +173,7 @@ class ScenarioRunner:
                 self.records.flush()
             await self._sample_source()
         self.result.seconds = self.now()
-        self.result.figures = self.records.whole_run()
+        self.result.figures = await asyncio.to_thread(self.records.whole_run)
         return self.result
 
     async def _finish_background(self, *, cancel: bool = False) -> None:

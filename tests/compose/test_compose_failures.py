@@ -77,7 +77,7 @@ def broken_checkout(images: Path, tmp_path: Path) -> Path:
     for folder in ("farm", "nodes", "proxy", "faults", "compose"):
         shutil.copytree(CHECKOUT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     dockerfile = copy / "compose" / "Dockerfile"
-    first = "FROM debian:bookworm-slim AS app\n"
+    first = "FROM ${BASE_IMAGE} AS app\n"
     text = dockerfile.read_text()
     assert first in text
     dockerfile.write_text(text.replace(first, first + 'RUN echo "no network in this build" >&2 && exit 3\n', 1))
