@@ -125,7 +125,7 @@ class ScenarioRunner:
         """Judges everything since the previous ``expect`` (or the start), once background loads are done."""
         await self._finish_background()
         await self._sample_source()
-        self.records.flush()
+        await asyncio.to_thread(self.records.flush)
         # Judging a long phase takes a while: in a thread, so that the source sampler's loop is never held up.
         verdicts = await asyncio.to_thread(self.records.expect, thresholds, line, self.now())
         self.view.verdicts(self.cache.name, verdicts)
@@ -170,7 +170,7 @@ class ScenarioRunner:
                 await self._finish_background(cancel=True)
             finally:
                 sampler.cancel()
-                self.records.flush()
+                await asyncio.to_thread(self.records.flush)
             await self._sample_source()
         self.result.seconds = self.now()
         self.result.figures = await asyncio.to_thread(self.records.whole_run)

@@ -10,6 +10,7 @@ name of their own, so that nothing shared is replaced or touched.
 
 from __future__ import annotations
 
+import json
 import re
 import sysconfig
 import xml.etree.ElementTree as ET
@@ -136,6 +137,13 @@ def test_every_command_of_the_workflow_runs_and_leaves_the_reports(
     assert sum(int(s.get("failures", "0")) + int(s.get("errors", "0")) for s in suites) == 0
     assert "redis" in ET.tostring(junit, encoding="unicode")
     assert "<html" in (checkout / "results" / "report.html").read_text()[:500].lower()
+    (redis,) = json.loads((checkout / "results" / "report.json").read_text())["caches"]
+    assert (redis["cache"], redis["passed"]) == ("redis", True), "the shipped coherence scenario held on containers"
+    assert (redis["figures"]["coherence_violations"], redis["figures"]["errors"]) == (0, 0)
+    assert redis["figures"]["requests"] > 3000, "its loads ran through the proxy"
+    history = (checkout / "results" / "history.jsonl").read_text().splitlines()
+    served = {json.loads(line)["node"] for line in history}
+    assert served >= {"node-1", "node-2", "node-3"}, "every replica answered, under the name its number gives it"
 
 
 def assert_read_through_the_proxy(step: StepRun) -> None:

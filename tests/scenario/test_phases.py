@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.console import Console
 
+from farm.scenario import history
 from farm.scenario.columns import RecordColumns
 from farm.scenario.history import HistoryStream, Record, read_history
 from farm.scenario.phases import Phases
@@ -114,12 +119,24 @@ def test_columns_give_back_the_records_they_were_given() -> None:
     assert columns.errors == 1
 
 
-def test_the_history_streams_to_its_file_in_batches(tmp_path: Path) -> None:
+def test_the_history_streams_to_its_file_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "history.jsonl"
     stream = HistoryStream(path, "redis")
-    records = [read(i / 1000, 1, 1) for i in range(HistoryStream.BATCH + 1)]
+    records = [read(i / 1000, 1, 1) for i in range(2 * HistoryStream.BATCH + 1)]
+    writers: set[str] = set()
+    real_write = history.write_history
+
+    def write(*args: Any, **kwargs: Any) -> None:
+        writers.add(threading.current_thread().name)
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(history, "write_history", write)
     for record in records:
         stream.append(record)
-    assert list(read_history(path)) == records[:-1], "a full batch is written as soon as it is full"
+    deadline = time.monotonic() + 10
+    while (path.stat().st_size if path.exists() else 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.exists(), "full batches are written as the run goes, without a flush"
     stream.flush()
-    assert list(read_history(path, "redis")) == records
+    assert list(read_history(path, "redis")) == records, "every record, in order, once flushed"
+    assert threading.current_thread().name not in writers, "batches are encoded off the caller's thread"
