@@ -259,13 +259,16 @@ class ComposeFarm:
             write_wheelhouse(log)
             images = ["app", *([state.cache_container] if state.cache_container else [])]
             build_images(client, images + (["netfault"] if fault_links else []), log)
-            if state.cache_container is not None:  # first, as on processes: the nodes' first writes land in it
-                self._compose(state, ["up", "-d", "--no-build", state.cache_container], "starting the cache")
-                self._wait_healthy(state.cache_container)
+            # What the nodes need, first and together: the cache (as on processes, their first writes land in it)
+            # and the source store.
+            first = [*([state.cache_container] if state.cache_container else []), SOURCE]
+            self._compose(state, ["up", "-d", "--no-build", *first], "starting the cache and the source store")
+            for service in first:
+                self._wait_healthy(service)
             scale = ["--scale", f"{NODE}={nodes}"]
             try:
-                # The nodes (and the source store) first: a node that crashes at start is told at once, with its
-                # log, instead of after compose has waited for its health on the proxy's behalf.
+                # The nodes before the proxy: a node that crashes at start is told at once, with its log, instead
+                # of after compose has waited for its health on the proxy's behalf.
                 self._compose(state, ["up", "-d", "--no-build", *scale, NODE], "starting the nodes")
                 self._wait_healthy(NODE)
                 self._compose(state, ["up", "-d", "--no-build", *scale], "starting the farm")

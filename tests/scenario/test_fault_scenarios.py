@@ -28,12 +28,11 @@ def assert_strict_holds(result: dict[str, Any]) -> None:
     assert figures["requests"] > 1000, "the scenario measured a real load"
 
 
-def test_a_node_cut_off_from_the_cache_refuses_writes_under_strict_and_goes_stale_under_available(
+def test_a_node_cut_off_from_the_cache_goes_stale_but_bounded_under_the_available_policy(
     tmp_path: Path,
 ) -> None:
-    caches = run("partition", "redis,sql/available", tmp_path)
-    assert_strict_holds(caches["redis"])
-    assert caches["redis"]["figures"]["refused_writes"] > 0
+    # The strict policy's side (writes refused, none stale) runs on containers: tests/compose/test_compose_faults.py.
+    caches = run("partition", "sql/available", tmp_path)
     available = caches["sql/available"]["figures"]
     assert available["failed_reads"] == 0
     assert available["stale_reads"] > 0, "the other nodes served the old version while node-1 owed the cache"
