@@ -20,9 +20,6 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-import dns.exception
-import dns.resolver
-
 HOSTS_FILE = Path("/etc/hosts")
 DNS_LIFETIME_S = 5.0
 
@@ -50,7 +47,9 @@ def hosts_names(address: str, hosts: str) -> list[str]:
 
 def dns_names(address: str) -> list[str]:
     """The engine DNS's answers to the reverse lookup of ``address`` (the resolver itself: ``socket.gethostbyaddr``
-    would answer from /etc/hosts)."""
+    would answer from /etc/hosts). Imported here: only a replica asks, and every node start would pay for it."""
+    import dns.resolver
+
     answer = dns.resolver.resolve_address(address, lifetime=DNS_LIFETIME_S)
     return [str(record.target).rstrip(".") for record in answer]
 
@@ -77,6 +76,8 @@ def replica_name(prefix: str = "node") -> str:
     found = first_replica_name(from_hosts, prefix)
     if found is not None:
         return found
+    import dns.exception
+
     try:
         from_dns = dns_names(address)
     except dns.exception.DNSException as exc:
