@@ -8,8 +8,9 @@ TABLE=${FARM_SQL_TABLE:-DistributedCache}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     "$BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 >/dev/null
     echo "host all all 0.0.0.0/0 trust" >> "$PGDATA/pg_hba.conf"
-    "$BIN/pg_ctl" -D "$PGDATA" -o "-c listen_addresses=127.0.0.1" -w start >/dev/null
-    python3 -c "from farm.cache import from_url; from_url('postgresql://postgres@127.0.0.1:5432/postgres?table=$TABLE').create_table(if_not_exists=True)"
+    # On another port: the healthcheck (port 5432) must not pass on this short-lived setup server.
+    "$BIN/pg_ctl" -D "$PGDATA" -o "-c listen_addresses=127.0.0.1 -c port=5433" -w start >/dev/null
+    python3 -c "from farm.cache import from_url; from_url('postgresql://postgres@127.0.0.1:5433/postgres?table=$TABLE').create_table(if_not_exists=True)"
     "$BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
     echo "postgres-start: cluster and table $TABLE created"
 fi

@@ -22,7 +22,7 @@ from farm.proxy_admin import ProxyAdmin
 from farm.servers import postgres
 from farm.servers.process_tree import is_stopped, signal_tree
 from farm.source_control import source_control
-from farm.state import FarmState
+from farm.state import STATE_FILE, FarmState
 from farm.supervise import Program, Supervisor
 from nodes.settings import SHUTDOWN_TIMEOUT_S
 from proxy.drain import DRAIN_TIMEOUT_S
@@ -115,6 +115,11 @@ class Farm:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
             raise FarmError(f"a farm is already up in {self.run}: `farm down --run-dir {self.run}` first")
+        if (self.run / STATE_FILE).exists() and FarmState.load(self.run).engine != "processes":
+            raise FarmError(
+                f"a farm on containers is in {self.run}: `farm down --run-dir {self.run}` first, or use another "
+                "--run-dir"
+            )
         self.run.mkdir(parents=True, exist_ok=True)
         state = FarmState(
             proxy_port=proxy_port or free_port(),

@@ -188,6 +188,8 @@ class ComposeFarm:
             "FARM_ITEM_ABSOLUTE": f"{state.item_absolute or 0:g}",
             "FARM_SOURCE_LATENCY_MS": f"{state.source_latency_ms:g}",
             "FARM_WRITE_POLICY": state.write_policy,
+            "FARM_CACHE_PERSISTENCE": "yes" if state.cache_persistence else "no",
+            "FARM_REDIS_SAVE": "3600 1 300 100 60 10000" if state.cache_persistence else "",
             "FARM_IMAGE_TAG": image_tag(),
         }
 
@@ -229,6 +231,11 @@ class ComposeFarm:
             )
         if proxy_port and port_taken(proxy_port):
             raise self._port_taken(proxy_port)
+        if (self.run / STATE_FILE).exists() and FarmState.load(self.run).engine != "compose":
+            raise FarmError(
+                f"a farm of processes is in {self.run}: `farm down --run-dir {self.run}` first, or use another "
+                "--run-dir"
+            )
         client = self.client
         if self._containers():
             raise FarmError(
@@ -279,8 +286,11 @@ class ComposeFarm:
             state = self.state_now()
             (self.run / NODE_TEMPLATE).write_text(json.dumps(self._nodes()["node-1"].attrs))
             self._wait_proxy_sees_all(state)
-        except BaseException:
-            self.down()
+        except BaseException as failure:
+            try:
+                self.down()
+            except Exception as cleanup:  # the cause comes first; what the cleanup could not do follows it
+                failure.add_note(f"and removing what was started failed too: {cleanup}")
             raise
         return state
 
@@ -458,13 +468,22 @@ class ComposeFarm:
             ),
             networking_config=api.create_networking_config(endpoint),  # type: ignore[arg-type]
         )
-        api.start(created["Id"])
-        state.next_node = number + 1
+        state.next_node = number + 1  # a name is never given twice, even to a node that failed to come up
         state.save(self.run)
-        container = self.client.containers.get(created["Id"])
-        state = self.state_now()
-        wait_for(name, healthz(state.node_url(name)), timeout=HEALTHY_TIMEOUT_S, hint=f"\n{log_tail(container)}")
-        self._wait_proxy_sees_all(state)
+        try:
+            api.start(created["Id"])
+            container = self.client.containers.get(created["Id"])
+            state = self.state_now()
+            try:
+                wait_for(name, healthz(state.node_url(name)), timeout=HEALTHY_TIMEOUT_S)
+            except FarmError as exc:
+                raise FarmError(f"{exc}; the last lines of its log:\n{log_tail(container)}") from None
+            self._wait_proxy_sees_all(state)
+        except BaseException:  # no half-added replica left for the proxy's discovery to find
+            self._keep_logs([self.client.containers.get(created["Id"])])
+            api.remove_container(created["Id"], force=True)
+            self.state_now()
+            raise
         return name, state
 
     def remove_node(self, name: str) -> FarmState:
@@ -474,10 +493,21 @@ class ComposeFarm:
         self._keep_logs([container])
         if state.fault_links:  # its links go, and their faults with them
             self._network_faults().forget_node(name)
-        self._admin(state).drain_and_remove(f"{NODE}@{network_address(container)}")
+        self._drain(state, container)
         container.stop(timeout=STOP_TIMEOUT_S)
         container.remove(force=True)
         return self.state_now()
+
+    def _drain(self, state: FarmState, container: Container) -> None:
+        """Out of the proxy, its requests in flight finished; a node that is not running (crashed, stopped) has
+        nothing in flight, and one the proxy's discovery already dropped is out already."""
+        if container.status != "running":
+            return
+        try:
+            self._admin(state).drain_and_remove(f"{NODE}@{network_address(container)}")
+        except FarmError as exc:
+            if " 404 " not in str(exc):
+                raise
 
     def restart_nodes(self, names: list[str], *, rolling: bool, on_restarted: NodeRestarted | None = None) -> None:
         state = self._running_state()
@@ -487,7 +517,7 @@ class ComposeFarm:
         if rolling or len(names) == 1:
             for name, container in zip(names, containers, strict=True):
                 began = time.monotonic()
-                admin.drain_and_remove(f"{NODE}@{network_address(container)}")
+                self._drain(state, container)
                 container.stop(timeout=STOP_TIMEOUT_S)
                 container.start()
                 self._back_at_the_proxy(name, container, admin)

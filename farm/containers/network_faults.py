@@ -225,9 +225,14 @@ class NetworkFaults:
 
     def _wait_applied(self, agent: Container, link: str, *, once: bool) -> None:
         """Until the agent says ``applied`` (and, for a reset that happens once, has exited 0)."""
+        import docker.errors
+
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while True:
-            agent.reload()
+            try:
+                agent.reload()
+            except docker.errors.NotFound:  # it ended and a listing removed it: a reset done, a fault over already
+                return
             output = agent.logs().decode(errors="replace")
             done = agent.status in ("exited", "dead")
             if "applied " in output and (not once or done):
@@ -274,12 +279,17 @@ class NetworkFaults:
     def _stop(self, agents: list[Container]) -> None:
         """SIGTERM, so that each agent takes its rules off; one that fails to is made to by a fresh agent."""
 
+        import docker.errors
+
         def stop(agent: Container) -> None:
-            agent.reload()  # listed sparse: its labels and network mode come with the full record
-            agent.stop(timeout=STOP_TIMEOUT_S)
-            code = agent.wait(timeout=STOP_TIMEOUT_S + 5).get("StatusCode")
-            output = agent.logs().decode(errors="replace")
-            agent.remove(force=True)
+            try:
+                agent.reload()  # listed sparse: its labels and network mode come with the full record
+                agent.stop(timeout=STOP_TIMEOUT_S)
+                code = agent.wait(timeout=STOP_TIMEOUT_S + 5).get("StatusCode")
+                output = agent.logs().decode(errors="replace")
+                agent.remove(force=True)
+            except docker.errors.NotFound:  # its fault ended by itself meanwhile and another command removed it
+                return
             if code != 0 or f"healed {agent.labels[FAULT]}" not in output:
                 self._clear(agent.labels[FAULT], agent.attrs["HostConfig"]["NetworkMode"], output)
 

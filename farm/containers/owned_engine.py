@@ -244,18 +244,21 @@ def start_engine(setup: EngineSetup, timeout: float = START_TIMEOUT_S) -> Owner:
         )
     owner = Owner(process.pid, setup.host, str(setup.log), before, setup.bridge)
     deadline = time.monotonic() + timeout
-    while not answers(setup.host):
-        code = process.poll()
-        if code is not None or time.monotonic() > deadline:
-            said = f"exited with code {code}" if code is not None else f"did not answer in {timeout:.0f} s"
-            if code is None:
-                _end(process.pid, STOP_TIMEOUT_S)
-                process.wait()
-            _restore(before, setup.bridge)
-            raise EngineError(
-                f"dockerd {said} at {setup.host}; the last lines of {setup.log}:\n{last_lines(_tail(setup.log))}"
-            )
-        time.sleep(0.2)
+    try:
+        while not answers(setup.host):
+            code = process.poll()
+            if code is not None or time.monotonic() > deadline:
+                said = f"exited with code {code}" if code is not None else f"did not answer in {timeout:.0f} s"
+                raise EngineError(
+                    f"dockerd {said} at {setup.host}; the last lines of {setup.log}:\n{last_lines(_tail(setup.log))}"
+                )
+            time.sleep(0.2)
+    except BaseException:  # not answering, or interrupted while waiting: no engine nor host change is left behind
+        if process.poll() is None:
+            _end(process.pid, STOP_TIMEOUT_S)
+            process.wait()
+        _restore(before, setup.bridge)
+        raise
     owner.save(setup.owner_file)
     process.returncode = 0  # it runs on by design: no "still running" warning when this object goes
     return owner
@@ -276,7 +279,8 @@ def stop_engine(setup: EngineSetup, timeout: float = STOP_TIMEOUT_S) -> int | No
             f"{setup.pid_file} names another dockerd than the one cachefarm started (pid {owner.pid}): it is left "
             "running"
         )
-    pid = owner.pid if is_running(owner.pid) else None
+    # Only that dockerd: a pid whose engine is gone may belong to another process by now.
+    pid = owner.pid if is_running(owner.pid) and _command_name(owner.pid) == "dockerd" else None
     if pid is not None:
         _end(pid, timeout)
     _restore(owner.before, owner.bridge)
