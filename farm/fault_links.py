@@ -7,11 +7,14 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from farm.cache import mask_secrets
 from farm.errors import FarmError
+
+if TYPE_CHECKING:
+    from farm.state import FarmState
 
 TARGETS = ("cache", "source")
 """What a node reaches over a link of its own."""
@@ -111,3 +114,15 @@ class FaultsControl:
             raise FarmError(f"fault proxy: {method} {path}: {detail}") from None
         except OSError as exc:
             raise FarmError(f"fault proxy: {method} {path}: cannot reach it at {self.url}: {exc}") from None
+
+
+def chosen_links(state: FarmState, target: str | None, nodes: list[str] | None) -> list[str]:
+    """The links of these nodes (default: all) to this target (default: both) that the farm has; the caller has
+    checked the target and that the nodes exist."""
+    wanted = [link_name(n, t) for n in nodes or state.nodes for t in ([target] if target else TARGETS)]
+    links = [link for link in wanted if link in state.link_ports]
+    if not links:
+        raise FarmError(
+            f"this farm's cache ({state.cache_kind}) is not reached over the network: it has no cache links"
+        )
+    return links

@@ -32,3 +32,13 @@ def source_control(
         raise FarmError(f"the source store refused {detail}") from None
     except OSError as exc:
         raise FarmError(f"the source store at {source_url} did not answer: {exc}") from None
+
+
+def source_back_to_normal(source_url: str, latency_ms: float) -> list[str]:
+    """The source store's faults back to what the farm started with; one line when there were any (``farm heal``)."""
+    normal = {"latency_ms": latency_ms, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
+    now = source_control(source_url)
+    if all(now.get(name) == value for name, value in normal.items()):
+        return []
+    source_control(source_url, normal)
+    return [f"source store back to {latency_ms:g} ms, no lost replies"]

@@ -14,14 +14,23 @@ from farm.cache import from_url, mask_secrets
 from farm.cache_server import CACHE_TABLE, CacheServer, cache_server
 from farm.config import CacheChoice
 from farm.errors import FarmError
-from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, FaultsControl, cache_address, link_name, reroute
+from farm.fault_links import (
+    FAULT_KINDS,
+    TARGETS,
+    FaultJson,
+    FaultsControl,
+    cache_address,
+    chosen_links,
+    link_name,
+    reroute,
+)
 from farm.health import healthz, http_ok, wait_for
 from farm.node_signals import NodeSignal
 from farm.ports import free_port
 from farm.proxy_admin import ProxyAdmin
 from farm.servers import postgres
 from farm.servers.process_tree import is_stopped, signal_tree
-from farm.source_control import source_control
+from farm.source_control import source_back_to_normal, source_control
 from farm.state import STATE_FILE, FarmState
 from farm.supervise import Program, Supervisor
 from nodes.settings import SHUTDOWN_TIMEOUT_S
@@ -441,13 +450,7 @@ class Farm:
             raise FarmError(f"{target!r}: a link goes to {' or '.join(TARGETS)}")
         for name in nodes or ():
             self._require_node(state, name)
-        wanted = [link_name(n, t) for n in nodes or state.nodes for t in ([target] if target else TARGETS)]
-        links = [link for link in wanted if link in state.link_ports]
-        if not links:
-            raise FarmError(
-                f"this farm's cache ({state.cache_kind}) is not reached over the network: it has no cache links"
-            )
-        return links
+        return chosen_links(state, target, nodes)
 
     def fault(
         self,
@@ -488,12 +491,7 @@ class Farm:
             if was != "running":
                 self.cache_service("resume" if was == "paused" else "start")
                 ended.append(f"cache {server.name} was {was}: {'resumed' if was == 'paused' else 'started'}")
-        normal = {"latency_ms": state.source_latency_ms, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
-        now = source_control(state.source_url)
-        if any(now.get(name) != value for name, value in normal.items()):
-            source_control(state.source_url, normal)
-            ended.append(f"source store back to {state.source_latency_ms:g} ms, no lost replies")
-        return ended
+        return ended + source_back_to_normal(state.source_url, state.source_latency_ms)
 
     def faults(self) -> list[FaultJson]:
         """The network faults active now."""

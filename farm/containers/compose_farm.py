@@ -27,12 +27,12 @@ from farm.containers.images import build_images, ensure_base_image, image_tag, w
 from farm.containers.network_faults import NetworkFaults, link_ports
 from farm.containers.podman import drives_health
 from farm.errors import FarmError
-from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, link_name
+from farm.fault_links import FAULT_KINDS, TARGETS, FaultJson, chosen_links
 from farm.health import healthz, wait_for
 from farm.node_signals import NodeSignal
 from farm.ports import port_taken
 from farm.proxy_admin import ProxyAdmin
-from farm.source_control import source_control
+from farm.source_control import source_back_to_normal, source_control
 from farm.state import STATE_FILE, FarmState
 from farm.topology import CACHE_ACTIONS, STATUS_TIMEOUT_S, NodeRestarted
 from nodes.settings import SHUTDOWN_TIMEOUT_S
@@ -636,13 +636,7 @@ class ComposeFarm:
             raise FarmError(f"{target!r}: a link goes to {' or '.join(TARGETS)}")
         for name in nodes or ():
             self._node(state, name)
-        wanted = [link_name(n, t) for n in nodes or state.nodes for t in ([target] if target else TARGETS)]
-        links = [link for link in wanted if link in state.link_ports]
-        if not links:
-            raise FarmError(
-                f"this farm's cache ({state.cache_kind}) is not reached over the network: it has no cache links"
-            )
-        return links
+        return chosen_links(state, target, nodes)
 
     def fault(
         self,
@@ -686,9 +680,4 @@ class ComposeFarm:
         if was not in (None, "running"):
             self.cache_service("resume" if was == "paused" else "start")
             ended.append(f"cache {state.cache_container} was {was}: {'resumed' if was == 'paused' else 'started'}")
-        normal = {"latency_ms": state.source_latency_ms, "jitter_ms": 0.0, "fail_writes_after_apply": 0.0}
-        now = source_control(state.source_url)
-        if any(now.get(name) != value for name, value in normal.items()):
-            source_control(state.source_url, normal)
-            ended.append(f"source store back to {state.source_latency_ms:g} ms, no lost replies")
-        return ended
+        return ended + source_back_to_normal(state.source_url, state.source_latency_ms)
