@@ -1,6 +1,6 @@
 """Cache operations per second on one connection, next to the raw driver on the same server, same run.
 
-    .venv/bin/python bench/cache_vs_driver.py [--seconds 1] [--rounds 7] [--size 1024]
+    .venv/bin/python bench/cache_ops.py [--seconds 1] [--rounds 7] [--size 1024]
 
 Starts its own redis-server, PostgreSQL and MariaDB (and a SQLite file), then for each backend measures:
 - ``get`` of an entry with a sliding window, against the raw read (redis-py GET; a primary-key SELECT);
