@@ -4,8 +4,10 @@ multiplexes the commands of a whole process over one connection.
 A busy web node reads many entries at once: one EVALSHA per request costs a pool checkout, a socket write and a
 read each, which is most of the CPU a cache hit costs. Calls made while the event loop runs one round of
 callbacks are sent together on one connection the next round, and each caller gets its own reply. Each script
-still runs atomically on the server, in the order the calls were made; a caller that gives up (its deadline) only
-stops waiting: the others' replies still arrive.
+still runs atomically on the server, in the order the calls were made. A caller that gives up (its deadline) only
+stops waiting while others wait for the same pipeline; when the last of them gives up, the pipeline is cancelled
+and its connection closed, as redis-py does with a single command, so a server that hangs holds no connections
+beyond its callers' deadlines.
 """
 
 from __future__ import annotations
@@ -27,17 +29,27 @@ class ScriptBatches:
         self._client = client
         self._script = script
         self._waiting: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
+        """The calls of the next pipeline; its task takes the list when it starts, and a new one begins."""
+        self._sender: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     async def call(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """The script's reply to ``keys`` and ``args``; the server's error (a RedisError) is raised as is."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not self._waiting:
-            task = asyncio.create_task(self._send())  # runs next round, with every call made until then
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        self._waiting.append(((len(keys), *keys, *args), future))
-        return await future
+            self._sender = asyncio.create_task(self._send())  # runs next round, with every call made until then
+            self._sending.add(self._sender)
+            self._sender.add_done_callback(self._sending.discard)
+        batch, sender = self._waiting, self._sender
+        batch.append(((len(keys), *keys, *args), future))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # Once sent (the list taken), a pipeline that nobody waits for any more is cut off.
+            if batch is not self._waiting and sender is not None and all(f.done() for _, f in batch):
+                sender.cancel()
+                await asyncio.wait([sender])  # its connection closed and back in the pool, as the caller leaves
+            raise
 
     async def _send(self) -> None:
         batch, self._waiting = self._waiting, []

@@ -92,3 +92,21 @@ async def test_reads_abandoned_on_a_paused_server_leave_later_reads_their_own_re
     for _ in range(3):
         replies = await asyncio.gather(*(coordination.aget_observing(key) for key in reversed(KEYS)))
         assert replies == [(key.encode(), None) for key in reversed(KEYS)]
+
+
+async def test_reads_that_all_gave_up_free_their_connection(redis_server: ServerProcess) -> None:
+    """As with one command per read: a server that hangs holds no connection past its callers' deadlines."""
+    cache = RedisCache(redis_server.url, max_connections=1)
+    coordination = coordination_for(cache)
+    try:
+        await coordination.aget_observing("k")  # the connection opened
+        with paused(redis_server):
+            for _ in range(2):  # the second gets the one connection only if the first let it go
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.1):
+                        await coordination.aget_observing("k")
+        value, seen = await coordination.aget_observing("k")
+        assert value is None
+        assert seen is not None
+    finally:
+        await cache.aclose()
