@@ -1,12 +1,13 @@
 """A node's cache hit path against a bare aiohttp app doing one Redis GET per request, same Redis, same run.
 
-    .venv/bin/python bench/node.py [--seconds 5] [--connections 32] [--rounds 3]
+    .venv/bin/python bench/node.py [--seconds 4] [--connections 32] [--rounds 5]
 
 Needs wrk (`make bench` installs it) and redis-server. Starts a private redis-server, the source store and one
 node (`python -m nodes`, its cache on that Redis, as a farm starts them), and the anchor: a bare aiohttp app
 (on uvloop when it is installed, as the node) answering each `GET /items/1` with one redis-py asyncio `GET` of a
 value as large as item 1. Warms item 1 in the node's cache, then runs wrk against both, alternating which goes
-first, for --rounds rounds; every node request must be a hit (the node's /stats say so at the end).
+first, for --rounds rounds; the node's /stats at the end say how many were hits (a cache error, a read past the
+node's 200 ms cache deadline on an overloaded machine, is served from the source store and counted).
 Target: node >= 0.8 of the anchor's requests/s (the median of the rounds' ratios).
 """
 
@@ -21,6 +22,9 @@ import tempfile
 import urllib.request
 from contextlib import ExitStack
 
+import redis
+import redis.asyncio
+from aiohttp import web
 from benchkit import spawn, wait_ok, wrk
 
 from farm.ports import free_port
@@ -32,9 +36,6 @@ ANCHOR_KEY = "bench:anchor"
 
 def serve_anchor(port: int, redis_url: str) -> None:
     """The anchor: what the node's hit path costs at best, one Redis round trip and aiohttp around it."""
-    import redis.asyncio
-    from aiohttp import web
-
     client = redis.asyncio.Redis.from_url(redis_url)
 
     async def get(request: web.Request) -> web.Response:
@@ -58,9 +59,9 @@ def fetch(url: str) -> tuple[bytes, dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run (default 5)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one wrk run (default 4)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--rounds", type=int, default=3, help="paired wrk runs (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="paired wrk runs (default 5)")
     parser.add_argument("--anchor", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the anchor's own process
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -84,8 +85,6 @@ def main() -> None:
         body, headers = fetch(urls["node"])
         if headers.get("X-Cache") != "HIT" or body != item:
             raise SystemExit(f"the node did not answer item 1 from its cache: X-Cache {headers.get('X-Cache')}")
-        import redis
-
         with redis.Redis.from_url(redis_server.url) as client:
             client.set(ANCHOR_KEY, item)
         wait_ok(urls["anchor"])
