@@ -323,8 +323,7 @@ class SQLite(Dialect):
         return f"{q('ExpiresAtTime')} || '|' || ifnull({sliding}, '') || '|' || ifnull({absolute}, '')"
 
     def read_expiry(self, row: Sequence[Any]) -> tuple[int | None, int | None, int | None]:
-        expires, sliding, absolute = row[-1].split("|")
-        return _text_micros(expires), int(sliding) if sliding else None, _text_micros(absolute) if absolute else None
+        return _sqlite_expiry(row[-1])
 
     def session_setup(self) -> list[str]:
         # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
@@ -357,10 +356,16 @@ class SQLite(Dialect):
 
 
 @lru_cache(maxsize=4096)
-def _text_micros(text: str) -> int:
-    """Epoch microseconds of a time as SQLite rows hold it. Remembered: an entry read many times a second holds the
-    same expiry between two slides (see SqlCache's slide_tolerance), and its parse was a fifth of a read's Python."""
-    return (datetime.fromisoformat(text) - _NAIVE_EPOCH) // _MICROSECOND
+def _sqlite_expiry(text: str) -> tuple[int, int | None, int | None]:
+    """ "expires|sliding|absolute" (SQLite's _expiry_columns) as epoch microseconds and seconds. Remembered: an entry
+    read many times a second has the same text between two slides (see SqlCache's slide_tolerance), and parsing it
+    was a third of the Python a read adds to its statement."""
+    expires, sliding, absolute = text.split("|")
+    return (
+        (datetime.fromisoformat(expires) - _NAIVE_EPOCH) // _MICROSECOND,
+        int(sliding) if sliding else None,
+        (datetime.fromisoformat(absolute) - _NAIVE_EPOCH) // _MICROSECOND if absolute else None,
+    )
 
 
 SQL_SS_TIMESTAMPOFFSET = -155
