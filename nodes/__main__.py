@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument(
         "--access-log",
         action="store_true",
-        help="log a line per request at INFO (off by default: it costs a busy node a tenth of its speed)",
+        help="log a line per request at INFO (off by default: it costs a busy node a third of its cache hits)",
     )
     args = parser.parse_args()
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
