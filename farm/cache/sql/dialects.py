@@ -323,7 +323,8 @@ class SQLite(Dialect):
         return f"{q('ExpiresAtTime')} || '|' || ifnull({sliding}, '') || '|' || ifnull({absolute}, '')"
 
     def read_expiry(self, row: Sequence[Any]) -> tuple[int | None, int | None, int | None]:
-        return _sqlite_expiry(row[-1])
+        text = row[-1]
+        return (None, None, None) if text is None else _sqlite_expiry(text)  # None: a row without ExpiresAtTime
 
     def session_setup(self) -> list[str]:
         # WAL lets readers go on while one writer writes; the busy timeout is set in the connection string.
@@ -357,9 +358,9 @@ class SQLite(Dialect):
 
 @lru_cache(maxsize=4096)
 def _sqlite_expiry(text: str) -> tuple[int, int | None, int | None]:
-    """ "expires|sliding|absolute" (SQLite's _expiry_columns) as epoch microseconds and seconds. Remembered: an entry
-    read many times a second has the same text between two slides (see SqlCache's slide_tolerance), and parsing it
-    was a third of the Python a read adds to its statement."""
+    """The text of SQLite's _expiry_columns, "expires|sliding|absolute", as epoch microseconds and seconds.
+    Remembered: an entry read many times a second has the same text between two slides (see SqlCache's
+    slide_tolerance), and parsing it was a third of the Python a read adds to its statement."""
     expires, sliding, absolute = text.split("|")
     return (
         (datetime.fromisoformat(expires) - _NAIVE_EPOCH) // _MICROSECOND,
