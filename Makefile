@@ -57,7 +57,8 @@ compose-test: deps venv
 bench: deps venv
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		($$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q nginx-light wrk)
-	$(PY) bench/cache_vs_driver.py
+	$(PY) bench/cache_ops.py
+	$(PY) bench/node.py
 	$(PY) bench/proxy_vs_nginx.py
 	$(PY) bench/load_generator_vs_wrk.py
 	$(PY) bench/history_analysis.py

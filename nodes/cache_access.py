@@ -36,7 +36,9 @@ class GuardedCache:
         """``seconds``: a write's own (longer) limit; a read's cache timeout by default."""
         limit = self.timeout if seconds is None else seconds
         try:
-            result = await asyncio.wait_for(call, limit)
+            # Not asyncio.wait_for: on Python 3.11 it runs the call in a task of its own, which a hit pays for.
+            async with asyncio.timeout(limit):
+                result = await call
         except (CacheError, TimeoutError) as exc:
             self.counters.add("cache_errors")
             if not self._failing:  # log the first failure of a run of them, not every one

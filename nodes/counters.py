@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 HELP = {
     "requests": "HTTP requests served",
@@ -21,19 +26,30 @@ FIELDS = tuple(HELP)
 
 
 class NodeCounters:
-    """Plain integers for /stats, mirrored into a registry of this node's own (never the global one)."""
+    """Plain integers, counted on every request, for /stats; a registry of this node's own (never the global one)
+    turns them into Prometheus counters only when /metrics is read. A prometheus_client Counter per increment would
+    take a lock on every request."""
 
     def __init__(self, node: str) -> None:
         self.values = dict.fromkeys(FIELDS, 0)
         self.registry = CollectorRegistry()
-        self._metrics = {
-            name: Counter(f"farm_node_{name}", HELP[name], ["node"], registry=self.registry).labels(node=node)
-            for name in FIELDS
-        }
+        self.registry.register(_Exported(self.values, node, time.time()))
 
     def add(self, name: str, amount: int = 1) -> None:
         self.values[name] += amount
-        self._metrics[name].inc(amount)
 
     def prometheus_text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Exported(Collector):
+    """The counters as ``farm_node_<name>_total{node=...}``, with their ``_created`` time, as Counters export them."""
+
+    def __init__(self, values: dict[str, int], node: str, created: float) -> None:
+        self.values, self.node, self.created = values, node, created
+
+    def collect(self) -> Iterator[Metric]:
+        for name in FIELDS:
+            family = CounterMetricFamily(f"farm_node_{name}", HELP[name], labels=["node"])
+            family.add_metric([self.node], self.values[name], created=self.created)
+            yield family

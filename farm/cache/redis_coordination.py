@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from farm.cache.coordination import (
     FENCE_PREFIX,
@@ -25,6 +26,7 @@ from farm.cache.coordination import (
 )
 from farm.cache.keys import validate_key
 from farm.cache.options import EntryOptions
+from farm.cache.redis_batches import ScriptBatches
 from farm.cache.redis_cache import RedisCache
 from farm.cache.redis_layout import SLIDE_FUNCTION, hash_fields, script_args, ttl_milliseconds
 
@@ -122,8 +124,9 @@ class RedisCoordination:
 
     def __init__(self, cache: RedisCache) -> None:
         self.cache = cache
-        client = cache._aclient
-        self._get_observing = client.register_script(GET_OBSERVING)
+        self._client = client = cache._aclient
+        # Reads are the calls a busy node makes most, many at once: they share round trips.
+        self._reads = ScriptBatches(client, client.register_script(GET_OBSERVING))
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
         self._set_if_holder = client.register_script(SET_IF_HOLDER)
@@ -138,9 +141,16 @@ class RedisCoordination:
     def _epoch(self) -> str:
         return self.cache.instance_name + EPOCH_KEY
 
-    async def _call(self, script: Any, operation: str, key: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def _call(
+        self, script: AsyncScript, operation: str, key: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
+        """EVALSHA straight through the client, and the script object only when the server does not know the
+        script yet (it loads it): its call does more work than the round trip, which every hit pays for."""
         try:
-            result = await script(keys=list(keys), args=list(args))
+            try:
+                result = await self._client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:  # first use on this server, or after a restart without its data or SCRIPT FLUSH
+                result = await script(keys=list(keys), args=list(args))
         except RedisError as exc:
             raise self.cache._cache_error(exc, operation, key) from exc
         if result == -1:
@@ -156,10 +166,11 @@ class RedisCoordination:
     async def aget_observing(self, key: str) -> tuple[bytes | None, Observation | None]:
         entry, lock, fence = self._keys(key)
         now_ticks = script_args(self.cache._clock(), True)[0]
-        data, seen_fence, locked = cast(
-            list[Any],
-            await self._call(self._get_observing, "get", key, (entry, fence, lock, self._epoch), (now_ticks,)),
-        )
+        try:
+            reply = await self._reads.call((entry, fence, lock, self._epoch), (now_ticks,))
+        except RedisError as exc:
+            raise self.cache._cache_error(exc, "get", key) from exc
+        data, seen_fence, locked = cast(list[Any], reply)
         if data is not None:
             return bytes(data), None
         return None, Observation(int(seen_fence), bool(locked))

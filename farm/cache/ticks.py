@@ -34,5 +34,10 @@ def epoch_micros(moment: datetime) -> int:
     return (moment - _UNIX_EPOCH) // _MICROSECOND
 
 
+def epoch_micros_span(duration: timedelta) -> int:
+    """Whole microseconds of a duration."""
+    return duration // _MICROSECOND
+
+
 def from_epoch_micros(micros: int) -> datetime:
     return _UNIX_EPOCH + timedelta(microseconds=micros)

@@ -109,6 +109,7 @@ NOT_STATEMENTS = {
     "epoch_micros",
     "index_name",
     "quote",
+    "read_expiry",
     "read_micros",
     "read_time",
     "table_ref",

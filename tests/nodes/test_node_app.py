@@ -149,6 +149,8 @@ async def test_every_response_carries_the_farm_headers(local_farm: LocalFarm, re
             assert time.monotonic() < deadline, f"{name} never read node-2's start time"
             await asyncio.sleep(0.05)
     assert await redis_cache.aget("LastServerStartTime") == started["node-2"].encode()
+    async with local_farm.http.get(f"{first}/items/x") as reply:
+        assert (reply.status, reply.headers["X-Node"]) == (400, "node-1"), "errors say which node answered, too"
 
 
 async def test_home_page_and_reset_cached_time(local_farm: LocalFarm, redis_cache: RedisCache) -> None:
@@ -173,10 +175,13 @@ async def test_stats_and_prometheus_metrics(local_farm: LocalFarm, redis_cache: 
     async with local_farm.http.get(f"{node}/stats") as reply:
         stats = await reply.json()
     assert (stats["hits"], stats["misses"], stats["source_calls"], stats["cache_errors"]) == (1, 1, 1, 0)
+    assert stats["requests"] == 2, "the two reads: a request is counted once answered"
     async with local_farm.http.get(f"{node}/metrics") as reply:
         text = await reply.text()
     assert 'farm_node_hits_total{node="node-7"} 1.0' in text
     assert 'farm_node_misses_total{node="node-7"} 1.0' in text
+    assert 'farm_node_requests_total{node="node-7"} 3.0' in text, "the reads and /stats"
+    assert 'farm_node_requests_created{node="node-7"} ' in text
 
 
 async def test_concurrent_misses_of_one_item_on_a_node_share_one_source_read(

@@ -1,0 +1,91 @@
+"""Calls of one Lua script made at the same moment share one pipelined round trip, as StackExchange.Redis
+multiplexes the commands of a whole process over one connection.
+
+A busy web node reads many entries at once: one EVALSHA per request costs a pool checkout, a socket write and a
+read each, which is most of the CPU a cache hit costs. Calls made while the event loop runs one round of
+callbacks are sent together on one connection the next round, and each caller gets its own reply. Each script
+still runs atomically on the server, in the order the calls were made. A caller that gives up (its deadline) only
+stops waiting while others wait for the same pipeline; when the last of them gives up, the pipeline is cancelled
+and its connection closed, as redis-py does with a single command, so a server that hangs holds no connections
+beyond its callers' deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+
+class ScriptBatches:
+    """Runs ``script`` for every caller, in pipelines of the calls made since the last one was sent."""
+
+    def __init__(self, client: redis.asyncio.Redis, script: AsyncScript) -> None:
+        self._client = client
+        self._script = script
+        self._waiting: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
+        """The calls of the next pipeline; its task takes the list when it starts, and a new one begins."""
+        self._sender: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def call(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """The script's reply to ``keys`` and ``args``; the server's error (a RedisError) is raised as is."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if not self._waiting:
+            self._sender = asyncio.create_task(self._send())  # runs next round, with every call made until then
+            self._sending.add(self._sender)
+            self._sender.add_done_callback(self._sending.discard)
+        batch, sender = self._waiting, self._sender
+        batch.append(((len(keys), *keys, *args), future))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # Once sent (the list taken), a pipeline that nobody waits for any more is cut off.
+            if batch is not self._waiting and sender is not None and all(f.done() for _, f in batch):
+                sender.cancel()
+                await asyncio.wait([sender])  # its connection closed and back in the pool, as the caller leaves
+            raise
+
+    async def _send(self) -> None:
+        batch, self._waiting = self._waiting, []
+        try:
+            replies = await self._pipelined([arguments for arguments, _ in batch])
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    if isinstance(exc, Exception):
+                        future.set_exception(copy.copy(exc))  # one object per caller: each raise adds to it
+                    else:
+                        future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if not future.done():
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+
+    async def _pipelined(self, calls: list[Sequence[Any]]) -> list[Any]:
+        sha = self._script.sha
+        async with self._client.pipeline(transaction=False) as pipe:
+            for arguments in calls:
+                pipe.evalsha(sha, *arguments)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            # The server does not know the script yet (first use, or a restart without its data): load it once, and
+            # run again only the calls it refused (a refused call did nothing).
+            await self._client.script_load(self._script.script)  # its SHA1 is ``sha``
+            refused = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for i in refused:
+                    pipe.evalsha(sha, *calls[i])
+                for i, reply in zip(refused, await pipe.execute(raise_on_error=False), strict=True):
+                    replies[i] = reply
+        return replies
