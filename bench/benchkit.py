@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,9 +27,9 @@ def wait_ok(url: str, timeout: float = 15) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
+def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
     process = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
     def stop() -> None:
@@ -55,11 +56,15 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None) 
     return rate, p50, p99
 
 
-def wrk_bench_arguments(doc: str | None) -> argparse.Namespace:
-    """--seconds and --connections, after checking that nginx and wrk are installed."""
+def wrk_bench_arguments(
+    doc: str | None, more: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """--seconds and --connections (and what ``more`` adds), after checking that nginx and wrk are installed."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
+    if more is not None:
+        more(parser)
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
