@@ -241,7 +241,7 @@ class Exchange(BodySink):
         if self.done:
             return
         if self.held_head is not None and self.held is not None:
-            if self.shed and self._retry_elsewhere():
+            if self.shed and self.retryable and self._retry_elsewhere():
                 return  # a shedding node did not do it: another may
             status, reason, headers = self.held_head
             close = self._closes()
