@@ -228,6 +228,7 @@ class ClientConnection(asyncio.Protocol):
     def finished(self, request: IncomingRequest, *, close: bool) -> None:
         """The exchange of ``request`` is over: its answer was written whole (or it was cut)."""
         self.exchange = None
+        self.upstream_full = False
         if self.queue and self.queue[0] is request:
             self.queue.popleft()
         self.last_active = self.loop.time()

@@ -83,6 +83,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._answered = False
         self._interim = False
         self._complete = False
+        self._stray = False
         self._reason = b""
         self._headers: Headers = []
         self._reading_paused = False
@@ -92,6 +93,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.listener is None:
+            self.abort()  # bytes while idle: nobody asked for them, so this connection is out of step
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -125,8 +129,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks
     def on_message_begin(self) -> None:
-        if self.listener is None:
-            self.reusable = False  # bytes nobody asked for: this connection is out of step
+        if self._complete:
+            self._stray = True  # a second answer to one request: this connection is out of step
+            self.reusable = False
         self._reason = b""
         self._headers = []
 
@@ -137,6 +142,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self._stray:
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             self._interim = True  # 100 Continue and the like: the final answer follows
@@ -150,12 +157,16 @@ class UpstreamConnection(asyncio.Protocol):
             self._complete = True
 
     def on_body(self, data: bytes) -> None:
+        if self._stray:
+            return
         if self.head_only:
             self.reusable = False  # a body after a HEAD answer
         elif self.listener is not None:
             self.listener.on_body(data)
 
     def on_message_complete(self) -> None:
+        if self._stray:
+            return
         if self._interim:
             self._interim = False
         else:

@@ -69,10 +69,10 @@ def request_head(
         forwarded_for + b", " + peer if forwarded_for else peer,
         b"\r\nX-Forwarded-Proto: ",
         proto or b"http",
-        b"\r\nX-Forwarded-Host: ",
-        forwarded_host or client_host,
         b"\r\n",
     )
+    if forwarded_host or client_host:
+        lines += (b"X-Forwarded-Host: ", forwarded_host or client_host, b"\r\n")
     if chunked:
         lines.append(b"Transfer-Encoding: chunked\r\n")
     lines.append(b"\r\n")

@@ -63,17 +63,22 @@ def backend_app(name: str) -> web.Application:
         if request.path == "/big":
             return await big(request)
         if request.path == "/hold":
-            await app[GATE].wait()
+            return await hold(request)
         try:
             body = await request.read()
         except Exception:
             app[BROKEN].append(request.path)
             raise
         headers = {"X-Node": name, "X-Path": request.path_qs, "Connection": "keep-alive", "Keep-Alive": "timeout=5"}
-        if request.path == "/hold":
-            headers["X-Sha256"] = hashlib.sha256(body).hexdigest()
-            return web.Response(text=str(len(body)), headers=headers)
         return web.Response(body=body or name.encode(), headers=headers)
+
+    async def hold(request: web.Request) -> web.Response:
+        await app[GATE].wait()
+        digest, length = hashlib.sha256(), 0
+        async for piece in request.content.iter_chunked(65536):
+            digest.update(piece)
+            length += len(piece)
+        return web.Response(text=str(length), headers={"X-Node": name, "X-Sha256": digest.hexdigest()})
 
     async def cut(request: web.Request) -> web.StreamResponse:
         length, part = int(request.query.get("length", "1000")), int(request.query.get("part", "100"))
@@ -142,10 +147,11 @@ class Rig:
 
 
 class Answer:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, length: int | None = None) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.length = len(body) if length is None else length
 
 
 class RawClient:
@@ -169,20 +175,23 @@ class RawClient:
                 headers[name.strip().lower()] = value.strip()
         return status, headers
 
-    async def answer(self, *, head_only: bool = False) -> Answer:
-        """One whole answer; a cut one raises asyncio.IncompleteReadError."""
+    async def answer(self, *, head_only: bool = False, keep: bool = True) -> Answer:
+        """One whole answer (``keep=False``: only its length); a cut one raises asyncio.IncompleteReadError."""
         status, headers = await self.head()
         if head_only or status in (204, 304):
             return Answer(status, headers, b"")
         if "content-length" in headers:
             return Answer(status, headers, await self.reader.readexactly(int(headers["content-length"])))
         if headers.get("transfer-encoding") == "chunked":
-            pieces = []
+            pieces, length = [], 0
             while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
-                pieces.append(await self.reader.readexactly(size))
+                piece = await self.reader.readexactly(size)
+                length += size
+                if keep:
+                    pieces.append(piece)
                 await self.reader.readexactly(2)
             await self.reader.readexactly(2)
-            return Answer(status, headers, b"".join(pieces))
+            return Answer(status, headers, b"".join(pieces), length)
         return Answer(status, headers, await self.reader.read())  # until the proxy closes
 
     async def closed(self) -> bool:

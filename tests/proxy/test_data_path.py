@@ -186,17 +186,18 @@ async def test_a_slow_reader_holds_a_large_answer_back_at_the_backend(rig: Rig) 
     await client.send(b"GET /big?mb=64 HTTP/1.1\r\nHost: x\r\n\r\n")
     held_at = await settled(rig.apps["node-1"][PROGRESS])
     assert held_at < 32 * 1024 * 1024, f"the backend wrote {held_at:,} bytes to a client that read none"
-    answer = await client.answer()
-    assert len(answer.body) == 64 * 1024 * 1024
+    answer = await client.answer(keep=False)
+    assert answer.length == 64 * 1024 * 1024
 
 
 async def test_a_large_upload_is_streamed_to_the_backend_not_held_whole(rig: Rig) -> None:
     await rig.start(["node-1"])
-    total, sent = 48 * 1024 * 1024, [0]
-    piece = os.urandom(64 * 1024)
+    total, sent, digest = 48 * 1024 * 1024, [0], hashlib.sha256()
 
     async def upload() -> AsyncIterator[bytes]:
         while sent[0] < total:
+            piece = os.urandom(64 * 1024)
+            digest.update(piece)
             sent[0] += len(piece)
             yield piece
 
@@ -206,7 +207,7 @@ async def test_a_large_upload_is_streamed_to_the_backend_not_held_whole(rig: Rig
     rig.apps["node-1"][GATE].set()
     async with await request as reply:
         assert await reply.text() == str(total)
-        assert reply.headers["X-Sha256"] == hashlib.sha256(piece * (total // len(piece))).hexdigest()
+        assert reply.headers["X-Sha256"] == digest.hexdigest()
 
 
 async def test_a_shutdown_lets_requests_in_flight_finish(rig: Rig) -> None:
