@@ -87,6 +87,7 @@ class Proxy:
         """Stops taking connections, lets requests in flight finish for up to ``drain_timeout`` s, then stops."""
         if self._server is not None:
             await self._server.shutdown(drain_timeout)
+            self._server.forwarder.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -15,7 +15,7 @@ import httptools
 from proxy.backends import Backend, BackendPool, BackendState
 from proxy.server import BodySink, IncomingRequest
 from proxy.upstream import Origin, UpstreamConnection, UpstreamPool
-from proxy.wire import CONTINUE, IDEMPOTENT, LAST_CHUNK, Headers, chunk, request_head, response_head, simple_response
+from proxy.wire import CONTINUE, IDEMPOTENT, LAST_CHUNK, ResponseHead, chunk, simple_response
 
 if TYPE_CHECKING:
     from proxy.server import ClientConnection
@@ -35,9 +35,33 @@ class Forwarder:
         self.timeout = timeout
         self.admin = admin
         self.loop = asyncio.get_running_loop()
+        self._active: set[Exchange] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._tick = min(1.0, timeout / 4)
+        """How often silent exchanges are looked for: a timeout fires up to this late, and costs no timer per
+        request."""
 
     def exchange(self, client: ClientConnection, request: IncomingRequest) -> Exchange:
         return Exchange(self, client, request)
+
+    def watch(self, exchange: Exchange) -> None:
+        self._active.add(exchange)
+        if self._watchdog is None:
+            self._watchdog = self.loop.call_later(self._tick, self._look)
+
+    def unwatch(self, exchange: Exchange) -> None:
+        self._active.discard(exchange)
+
+    def _look(self) -> None:
+        limit = self.loop.time() - self.timeout
+        for exchange in [e for e in self._active if e.last_active <= limit]:
+            exchange.timed_out()
+        self._watchdog = self.loop.call_later(self._tick, self._look) if self._active else None
+
+    def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
 
 def _is_admin(target: bytes) -> bool:
@@ -80,7 +104,6 @@ class Exchange(BodySink):
         "shed",
         "stale_retried",
         "streaming",
-        "timer",
         "until_close",
         "upstream",
     )
@@ -94,12 +117,11 @@ class Exchange(BodySink):
         self.origin: Origin | None = None
         self.upstream: UpstreamConnection | None = None
         self.connecting: asyncio.Task[UpstreamConnection] | None = None
-        self.timer: asyncio.TimerHandle | None = None
         self.last_active = 0.0
         self.done = self.streaming = self.chunked_out = self.until_close = self.shed = False
         self.request_sent = self.retried = self.stale_retried = self.reused = self.close_after = False
         self.held: list[bytes] | None = None
-        self.held_head: tuple[int, bytes, Headers] | None = None
+        self.held_head: tuple[int, bytes, ResponseHead] | None = None
         self.failed_before: str | None = None
 
     @property
@@ -122,12 +144,13 @@ class Exchange(BodySink):
     def _begin(self, backend: Backend | None, origin: Origin) -> None:
         self.backend, self.origin = backend, origin
         self.held = self.held_head = None
+        self.shed = False
         if backend is not None:
             backend.started()
             self.counted = backend
         self.last_active = self.forwarder.loop.time()
-        if self.timer is None and backend is not None:
-            self.timer = self.forwarder.loop.call_later(self.forwarder.timeout, self._on_timer)
+        if backend is not None:
+            self.forwarder.watch(self)
         connection = self.forwarder.upstreams.idle(origin)
         if connection is not None:
             self._send(connection)
@@ -157,19 +180,14 @@ class Exchange(BodySink):
         assert origin is not None
         self.upstream = connection
         self.reused = connection.reused
-        head = request_head(
-            request.method,
-            _origin_form(request.target),
-            request.headers,
-            host=origin.host_header,
-            peer=self.client.peer,
-            chunked=request.chunked,
+        head = request.head.render(
+            request.method, _origin_form(request.target), host=origin.host_header, peer=self.client.peer
         )
         connection.send(self, head, head_only=request.method == b"HEAD")
         if not request.has_body:
             self.request_sent = True
             return
-        if request.expect_continue and not request.body_started and request.version == "1.1":
+        if request.head.expect_continue and not request.body_started and request.version == "1.1":
             self.client.write(CONTINUE)  # the backend is there: the client may send the body
         request.attach(self)
         self.client.update_reading()
@@ -197,24 +215,16 @@ class Exchange(BodySink):
             self.upstream.pause_reading(not writable)
 
     # -- the answer, from the upstream connection
-    def on_head(self, status: int, reason: bytes, headers: Headers) -> None:
+    def on_head(self, status: int, reason: bytes, head: ResponseHead) -> None:
         request = self.request
-        length: int | None = None
-        chunked = retry_after = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-length":
-                length = int(value)
-            elif lower == b"transfer-encoding":
-                chunked = True
-            elif lower == b"retry-after":
-                retry_after = True
-        self.shed = status == 503 and retry_after
-        if self.shed and self.backend is not None:
-            self.backend.shed += 1
+        length, chunked = head.content_length, head.chunked
+        if status == 503 and head.retry_after:
+            self.shed = True
+            if self.backend is not None:
+                self.backend.shed += 1
         no_body = request.method == b"HEAD" or status in (204, 304)
         if no_body or (length is not None and not chunked and length <= BUFFER_LIMIT):
-            self.held_head = (status, reason, headers)
+            self.held_head = (status, reason, head)
             self.held = []
             return
         self.until_close = length is None and not chunked
@@ -223,7 +233,7 @@ class Exchange(BodySink):
         self.streaming = True
         self.last_active = self.forwarder.loop.time()
         connection = self._connection(self.close_after or not request.keep_alive)
-        self.client.write(response_head(status, reason, headers, chunked=self.chunked_out, connection=connection))
+        self.client.write(head.render(status, reason, chunked=self.chunked_out, connection=connection))
         if self.client.writing_paused and self.upstream is not None:
             self.upstream.pause_reading(True)
 
@@ -243,10 +253,10 @@ class Exchange(BodySink):
         if self.held_head is not None and self.held is not None:
             if self.shed and self.retryable and self._retry_elsewhere():
                 return  # a shedding node did not do it: another may
-            status, reason, headers = self.held_head
+            status, reason, head = self.held_head
             close = self._closes()
-            head = response_head(status, reason, headers, chunked=False, connection=self._connection(close))
-            self.client.write(b"".join([head, *self.held]) if self.held else head)
+            rendered = head.render(status, reason, chunked=False, connection=self._connection(close))
+            self.client.write(b"".join([rendered, *self.held]) if self.held else rendered)
             self._finish(close)
         else:
             if self.chunked_out:
@@ -320,14 +330,13 @@ class Exchange(BodySink):
         self._begin(other, self.forwarder.upstreams.origin(other.url))
         return True
 
-    def _on_timer(self) -> None:
-        self.timer = None
+    def timed_out(self) -> None:
+        """The backend has been silent for the whole timeout (the forwarder's watchdog calls this)."""
         if self.done:
             return
-        loop, timeout = self.forwarder.loop, self.forwarder.timeout
-        quiet = loop.time() - self.last_active
-        if quiet < timeout or self.client.writing_paused:  # a slow client is not the backend's delay
-            self.timer = loop.call_later(max(timeout - quiet, 0.01) if quiet < timeout else timeout, self._on_timer)
+        timeout = self.forwarder.timeout
+        if self.client.writing_paused:  # a slow client is not the backend's delay
+            self.last_active = self.forwarder.loop.time()
             return
         backend = self.backend
         if backend is not None:
@@ -364,9 +373,7 @@ class Exchange(BodySink):
         self.client.finished(self.request, close=close)
 
     def _stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.forwarder.unwatch(self)
         if self.connecting is not None:
             self.connecting.cancel()
             self.connecting = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from proxy.wire import Headers, simple_response
+from proxy.wire import RequestHead, simple_response
 
 if TYPE_CHECKING:
     from proxy.forward import Exchange, Forwarder
@@ -46,9 +46,8 @@ class IncomingRequest:
         "body_done",
         "body_started",
         "chunked",
-        "content_length",
-        "expect_continue",
-        "headers",
+        "has_body",
+        "head",
         "keep_alive",
         "method",
         "pending",
@@ -59,33 +58,20 @@ class IncomingRequest:
         "version",
     )
 
-    def __init__(self, method: bytes, target: bytes, headers: Headers, version: str, keep_alive: bool) -> None:
+    def __init__(self, method: bytes, target: bytes, head: RequestHead, version: str, keep_alive: bool) -> None:
         self.method = method
         self.target = target
-        self.headers = headers
+        self.head = head
         self.version = version
         self.keep_alive = keep_alive
-        self.content_length: int | None = None
-        self.chunked = False
-        self.expect_continue = False
         self.upgrade = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-length":
-                self.content_length = int(value)  # llhttp refused it already unless it is one number
-            elif lower == b"transfer-encoding":
-                self.chunked = value.lower().rstrip().endswith(b"chunked")
-            elif lower == b"expect":
-                self.expect_continue = value.lower() == b"100-continue"
+        self.chunked = head.chunked
+        self.has_body = head.chunked or bool(head.content_length)
         self.body_done = not self.has_body
         self.body_started = False
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.sink: BodySink | None = None
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
 
     def feed(self, data: bytes) -> None:
         self.body_started = True
@@ -130,7 +116,7 @@ class ClientConnection(asyncio.Protocol):
         self._dispatching = False
         self._parsing: IncomingRequest | None = None
         self._url = b""
-        self._headers: Headers = []
+        self._head = RequestHead()
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -185,18 +171,18 @@ class ClientConnection(asyncio.Protocol):
     # -- httptools callbacks
     def on_message_begin(self) -> None:
         self._url = b""
-        self._headers = []
+        self._head = RequestHead()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._head.add(name, value)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         request = IncomingRequest(
-            parser.get_method(), self._url, self._headers, parser.get_http_version(), parser.should_keep_alive()
+            parser.get_method(), self._url, self._head, parser.get_http_version(), parser.should_keep_alive()
         )
         self._parsing = request
         self.queue.append(request)
@@ -296,7 +282,7 @@ class BadRequest(IncomingRequest):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
-        super().__init__(b"", b"", [], "1.1", False)
+        super().__init__(b"", b"", RequestHead(), "1.1", False)
         self.text = text
 
 

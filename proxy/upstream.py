@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from proxy.wire import Headers
+from proxy.wire import ResponseHead
 
 IDLE_TIMEOUT_S = 30.0
 """An idle connection is closed after this: well inside a backend's own keep-alive timeout (aiohttp's is 75 s),
@@ -31,7 +31,7 @@ class BadResponse(ConnectionError):
 class ResponseListener(Protocol):
     """What an upstream connection tells the exchange it serves."""
 
-    def on_head(self, status: int, reason: bytes, headers: Headers) -> None: ...
+    def on_head(self, status: int, reason: bytes, head: ResponseHead) -> None: ...
     def on_body(self, data: bytes) -> None: ...
     def on_complete(self) -> None: ...
     def on_lost(self, exc: Exception, answered: bool) -> None: ...
@@ -85,7 +85,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._complete = False
         self._stray = False
         self._reason = b""
-        self._headers: Headers = []
+        self._head = ResponseHead()
         self._reading_paused = False
 
     # -- asyncio.Protocol
@@ -133,13 +133,13 @@ class UpstreamConnection(asyncio.Protocol):
             self._stray = True  # a second answer to one request: this connection is out of step
             self.reusable = False
         self._reason = b""
-        self._headers = []
+        self._head = ResponseHead()
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._head.add(name, value)
 
     def on_headers_complete(self) -> None:
         if self._stray:
@@ -152,7 +152,7 @@ class UpstreamConnection(asyncio.Protocol):
         if not self.parser.should_keep_alive():
             self.reusable = False
         if self.listener is not None:
-            self.listener.on_head(status, self._reason, self._headers)
+            self.listener.on_head(status, self._reason, self._head)
         if self.head_only:
             self._complete = True
 

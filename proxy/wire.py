@@ -1,10 +1,12 @@
-"""HTTP/1.1 as the proxy writes it: which headers pass a hop, request and response heads, chunks. No I/O."""
+"""HTTP/1.1 as the proxy writes it: which headers pass a hop, request and response heads, chunks. No I/O.
+
+Heads are sorted as the parser hands over each header, one ``lower()`` per header: the headers that pass are
+kept as the bytes they will be written as, and the few the proxy acts on are noted on the way.
+"""
 
 from __future__ import annotations
 
 from http import HTTPStatus
-
-Headers = list[tuple[bytes, bytes]]
 
 HOP_BY_HOP = frozenset(
     {
@@ -22,79 +24,133 @@ HOP_BY_HOP = frozenset(
 )
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 """Methods a retry may send again: each means the same whether it arrives once or twice."""
-FORWARDED = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"expect"})
-"""Request headers the proxy writes itself (Expect: the proxy answers 100 Continue on the backend's behalf)."""
 LAST_CHUNK = b"0\r\n\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 
-
-def connection_tokens(headers: Headers) -> frozenset[bytes]:
-    """The header names a Connection header lists: hop-by-hop for this message only."""
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            tokens.update(token.strip().lower() for token in value.split(b","))
-    return frozenset(tokens)
-
-
-def request_head(
-    method: bytes,
-    target: bytes,
-    headers: Headers,
-    *,
-    host: bytes,
-    peer: bytes,
-    chunked: bool,
-) -> bytes:
-    """The head sent to a backend: end-to-end headers, Host the backend's, and the X-Forwarded-* ones."""
-    skip = HOP_BY_HOP | FORWARDED
-    if any(name.lower() == b"connection" for name, _ in headers):
-        skip |= connection_tokens(headers)
-    lines = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
-    forwarded_for = proto = forwarded_host = client_host = b""
-    for name, value in headers:
-        lower = name.lower()
-        if lower not in skip:
-            lines += (name, b": ", value, b"\r\n")
-        elif lower == b"x-forwarded-for":
-            forwarded_for = value if not forwarded_for else forwarded_for + b", " + value
-        elif lower == b"x-forwarded-proto":
-            proto = value
-        elif lower == b"x-forwarded-host":
-            forwarded_host = value
-        elif lower == b"host":
-            client_host = value
-    lines += (
-        b"X-Forwarded-For: ",
-        forwarded_for + b", " + peer if forwarded_for else peer,
-        b"\r\nX-Forwarded-Proto: ",
-        proto or b"http",
-        b"\r\n",
-    )
-    if forwarded_host or client_host:
-        lines += (b"X-Forwarded-Host: ", forwarded_host or client_host, b"\r\n")
-    if chunked:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
+_DROP, _HOST, _FOR, _PROTO, _FORWARDED_HOST, _EXPECT, _LENGTH, _ENCODING, _CONNECTION, _RETRY_AFTER = range(10)
+_REQUEST_FIELDS = {name: _DROP for name in HOP_BY_HOP} | {
+    b"host": _HOST,
+    b"x-forwarded-for": _FOR,
+    b"x-forwarded-proto": _PROTO,
+    b"x-forwarded-host": _FORWARDED_HOST,
+    b"expect": _EXPECT,  # the proxy answers 100 Continue on the backend's behalf
+    b"content-length": _LENGTH,
+    b"transfer-encoding": _ENCODING,
+    b"connection": _CONNECTION,
+}
+_RESPONSE_FIELDS = {name: _DROP for name in HOP_BY_HOP} | {
+    b"content-length": _LENGTH,
+    b"transfer-encoding": _ENCODING,
+    b"connection": _CONNECTION,
+    b"retry-after": _RETRY_AFTER,
+}
 
 
-def response_head(status: int, reason: bytes, headers: Headers, *, chunked: bool, connection: bytes) -> bytes:
-    """The head sent to the client: the backend's end-to-end headers (Content-Length included when it framed
-    the body by length), and the proxy's own framing and connection headers."""
-    skip = HOP_BY_HOP
-    if any(name.lower() == b"connection" for name, _ in headers):
-        skip = skip | connection_tokens(headers)
-    lines = [b"HTTP/1.1 ", str(status).encode(), b" ", reason or REASONS.get(status, b""), b"\r\n"]
-    for name, value in headers:
-        if name.lower() not in skip:
-            lines += (name, b": ", value, b"\r\n")
-    if chunked:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
-    if connection:
-        lines += (b"Connection: ", connection, b"\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
+class _Head:
+    __slots__ = ("chunked", "content_length", "kept", "listed")
+
+    def __init__(self) -> None:
+        self.kept: list[bytes] = []
+        """name, b": ", value, b"\\r\\n" for every header that passes, in order."""
+        self.content_length: int | None = None
+        self.chunked = False
+        self.listed: set[bytes] | None = None
+        """Names a Connection header lists: hop-by-hop for this message only."""
+
+    def _keep(self, name: bytes, value: bytes) -> None:
+        self.kept += (name, b": ", value, b"\r\n")
+
+    def _note(self, code: int, value: bytes) -> None:
+        if code == _LENGTH:
+            self.content_length = int(value)  # llhttp refused it already unless it is one number
+        elif code == _ENCODING:
+            self.chunked = value.lower().rstrip().endswith(b"chunked")
+        elif code == _CONNECTION:
+            tokens = {token.strip().lower() for token in value.split(b",")} - {b"close", b"keep-alive"}
+            if tokens:
+                self.listed = (self.listed or set()) | tokens
+
+    def _passing(self) -> list[bytes]:
+        if not self.listed:
+            return self.kept
+        kept, listed = self.kept, self.listed
+        return [part for i in range(0, len(kept), 4) if kept[i].lower() not in listed for part in kept[i : i + 4]]
+
+
+class RequestHead(_Head):
+    """A client's request headers, sorted as they arrive."""
+
+    __slots__ = ("client_host", "expect_continue", "forwarded_for", "forwarded_host", "forwarded_proto")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.client_host = self.forwarded_for = self.forwarded_proto = self.forwarded_host = b""
+        self.expect_continue = False
+
+    def add(self, name: bytes, value: bytes) -> None:
+        code = _REQUEST_FIELDS.get(name.lower())
+        if code is None:
+            self.kept += (name, b": ", value, b"\r\n")
+        elif code == _LENGTH:
+            self._keep(name, value)
+            self._note(code, value)
+        elif code == _HOST:
+            self.client_host = value
+        elif code == _FOR:
+            self.forwarded_for = self.forwarded_for + b", " + value if self.forwarded_for else value
+        elif code == _PROTO:
+            self.forwarded_proto = value
+        elif code == _FORWARDED_HOST:
+            self.forwarded_host = value
+        elif code == _EXPECT:
+            self.expect_continue = value.lower() == b"100-continue"
+        else:
+            self._note(code, value)
+
+    def render(self, method: bytes, target: bytes, *, host: bytes, peer: bytes) -> bytes:
+        """The head sent to a backend: end-to-end headers, Host the backend's, and the X-Forwarded-* ones."""
+        forwarded_for = self.forwarded_for + b", " + peer if self.forwarded_for else peer
+        parts = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *self._passing()]
+        parts += (b"X-Forwarded-For: ", forwarded_for, b"\r\nX-Forwarded-Proto: ", self.forwarded_proto or b"http")
+        if self.forwarded_host or self.client_host:
+            parts += (b"\r\nX-Forwarded-Host: ", self.forwarded_host or self.client_host)
+        parts.append(b"\r\nTransfer-Encoding: chunked\r\n\r\n" if self.chunked else b"\r\n\r\n")
+        return b"".join(parts)
+
+
+class ResponseHead(_Head):
+    """A backend's answer headers, sorted as they arrive."""
+
+    __slots__ = ("retry_after",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retry_after = False
+
+    def add(self, name: bytes, value: bytes) -> None:
+        code = _RESPONSE_FIELDS.get(name.lower())
+        if code is None:
+            self.kept += (name, b": ", value, b"\r\n")
+        elif code == _LENGTH:
+            self._keep(name, value)
+            self._note(code, value)
+        elif code == _RETRY_AFTER:
+            self._keep(name, value)
+            self.retry_after = True
+        else:
+            self._note(code, value)
+
+    def render(self, status: int, reason: bytes, *, chunked: bool, connection: bytes) -> bytes:
+        """The head sent to the client: the backend's end-to-end headers (Content-Length included when it framed
+        the body by length), and the proxy's own framing and connection headers."""
+        parts = [b"HTTP/1.1 %d " % status, reason or REASONS.get(status, b""), b"\r\n", *self._passing()]
+        if chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        if connection:
+            parts += (b"Connection: ", connection, b"\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
 
 
 def chunk(data: bytes) -> list[bytes]:
@@ -105,12 +161,9 @@ def chunk(data: bytes) -> list[bytes]:
 def simple_response(status: int, text: str, *, close: bool = False) -> bytes:
     """A whole small answer of the proxy's own (an error)."""
     body = text.encode()
-    lines = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b""))]
-    lines.append(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n" % len(body))
-    if close:
-        lines.append(b"Connection: close\r\n")
-    lines += (b"\r\n", body)
-    return b"".join(lines)
-
-
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+    head = b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n" % (
+        status,
+        REASONS.get(status, b""),
+        len(body),
+    )
+    return head + (b"Connection: close\r\n\r\n" if close else b"\r\n") + body
