@@ -7,7 +7,8 @@ that the proxies' own cost is what differs), the proxy in front of both, and ngi
 upstream) in front of the same two. Then:
 - peak: --rounds rounds of wrk with --connections for --seconds against the proxy and nginx back to back (which
   goes first alternates), and once against a node directly; the ratio is the median of the rounds' ratios, so
-  that a burst of other work on the machine falls on both sides or is dropped;
+  that a burst of other work on the machine falls on both sides or is dropped; with the CPU time each proxy
+  process used per request (from /proc), which other work on the machine disturbs far less;
 - at half the proxy's peak rate: wrk paced with a per-request delay, --rounds times direct then through the
   proxy; the p99 the proxy adds is the median of the rounds' differences;
 - `farm up` of 3 nodes to healthy, and `farm restart-node` to healthy, as the commands report them.
@@ -30,7 +31,7 @@ from contextlib import ExitStack
 from io import BytesIO
 from pathlib import Path
 
-from benchkit import PACE_SCRIPT, spawn, wait_ok, wrk, wrk_bench_arguments
+from benchkit import PACE_SCRIPT, children, cpu_seconds, spawn, wait_ok, wrk, wrk_bench_arguments
 
 from farm.ports import free_port
 
@@ -89,11 +90,12 @@ def proxy_at(revision: str, into: Path) -> Path:
 
 def pace(url: str, rate: float, script: Path) -> float:
     """The per-request delay (ms) that makes wrk send ``rate`` requests/s on PACED_CONNECTIONS connections."""
-    delay_ms = PACED_CONNECTIONS / rate * 1000
+    first = delay_ms = PACED_CONNECTIONS / rate * 1000
     for _ in range(4):
         script.write_text(PACE_SCRIPT.format(delay=f"{delay_ms:.3f}"))
         reached = wrk(url, 1, PACED_CONNECTIONS, script)[0]
-        delay_ms = max(0.0, delay_ms + PACED_CONNECTIONS * (1 / rate - 1 / reached) * 1000)
+        delay_ms = delay_ms + PACED_CONNECTIONS * (1 / rate - 1 / reached) * 1000
+        delay_ms = min(max(delay_ms, first / 2), first)  # a busy second on the machine must not unpace the run
     script.write_text(PACE_SCRIPT.format(delay=f"{delay_ms:.3f}"))
     return delay_ms
 
@@ -116,17 +118,19 @@ def main() -> None:
         if args.against:
             proxies[f"proxy at {args.against}"] = proxy_at(args.against, tmp / "against")
         urls = {"direct (one node)": f"http://127.0.0.1:{a}/healthz"}
+        pids = {}
         for label, path in proxies.items():
             port = free_port()
             command = [sys.executable, "-m", "proxy", "--port", str(port), *backends]
             # From its own folder: `python -m` puts the current folder first on the path.
-            spawn(stack, command, {"FARM_PROXY_TOKEN": "bench", "PYTHONPATH": str(path)}, cwd=path)
+            pids[label] = spawn(stack, command, {"FARM_PROXY_TOKEN": "bench", "PYTHONPATH": str(path)}, cwd=path).pid
             urls[label] = f"http://127.0.0.1:{port}/healthz"
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, a=a, b=b, port=nginx_port))
-        spawn(stack, ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"])
+        nginx = spawn(stack, ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"])
         urls["nginx"] = f"http://127.0.0.1:{nginx_port}/healthz"
         for url in urls.values():
             wait_ok(url)
+        pids["nginx"] = children(nginx.pid)[0]  # its one worker
         time.sleep(1.5)  # the proxies' first health checks
         for label in proxies:
             wrk(urls[label], 1, args.connections)  # warm-up
@@ -134,10 +138,14 @@ def main() -> None:
         print(f"peak: wrk, 1 thread, {args.connections} connections, {args.seconds:g} s, GET /healthz, two nodes")
         contenders = [*proxies, "nginx"]
         runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in contenders}
+        cpu: dict[str, list[float]] = {label: [] for label in contenders}
         for round_number in range(args.rounds):
             order = contenders if round_number % 2 == 0 else contenders[::-1]
             for label in order:
+                before = cpu_seconds(pids[label])
                 runs[label].append(wrk(urls[label], args.seconds, args.connections))
+                requests = runs[label][-1][0] * max(1, round(args.seconds))
+                cpu[label].append((cpu_seconds(pids[label]) - before) / requests * 1e6)
         direct = wrk(urls["direct (one node)"], args.seconds, args.connections)
         peak = {label: statistics.median(r[0] for r in found) for label, found in runs.items()}
         for label, found in [("direct (one node)", [direct]), *runs.items()]:
@@ -148,6 +156,8 @@ def main() -> None:
             ratio = statistics.median(p[0] / n[0] for p, n in zip(runs[label], runs["nginx"], strict=True))
             verdict = "met" if ratio >= RATIO_GOAL else "MISSED"
             print(f"  {label} / nginx: {ratio:.2f} (goal >= {RATIO_GOAL}: {verdict})")
+        spent = ", ".join(f"{label} {statistics.median(cpu[label]):.0f} µs" for label in contenders)
+        print(f"  CPU per request, the proxy process alone: {spent}")
 
         for label in proxies:
             half = peak[label] / 2
