@@ -33,7 +33,6 @@ deps:
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $@
 
@@ -64,6 +63,7 @@ bench: deps venv
 	$(PY) bench/load_generator_vs_wrk.py
 	$(PY) bench/history_analysis.py
 	$(PY) bench/compose_farm.py
+	$(PY) bench/demo.py
 
 # The comparison: none, memory and redis on the same load, with a rolling restart (under a minute).
 demo: deps venv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -16,6 +17,7 @@ from typing import Any, cast
 from supervisor.xmlrpc import SupervisorTransport
 
 from farm.errors import FarmError
+from farm.servers.process_tree import has_exited
 
 CONFIG = """[unix_http_server]
 file={run}/supervisor.sock
@@ -223,9 +225,8 @@ for supervisord."""
 def _wait_gone(pid: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if has_exited(pid):
             return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)

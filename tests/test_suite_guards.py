@@ -50,3 +50,44 @@ def test_a_test_that_hangs_is_stopped_by_its_timeout(guarded: pytest.Pytester) -
     result = guarded.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines([r".*Timeout.*"])
+
+
+def test_a_callback_held_back_by_a_busy_machine_does_not_fail_but_one_that_computes_too_long_does(
+    guarded: pytest.Pytester,
+) -> None:
+    """Three busy processes share this test's one CPU: a callback computing for 50 ms takes about four times
+    that on the clock, all but 50 ms of it waiting for the CPU, which is not the callback's doing."""
+    guarded.makepyfile(
+        """
+        import os, subprocess, sys, time
+        import pytest
+
+        @pytest.fixture
+        def busy_cpu():
+            os.sched_setaffinity(0, {0})
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+            for hog in hogs:
+                os.sched_setaffinity(hog.pid, {0})
+            time.sleep(0.3)
+            yield
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+
+        def compute(seconds):
+            end = time.thread_time() + seconds
+            while time.thread_time() < end:
+                pass
+
+        async def test_computes_briefly_on_a_busy_cpu(busy_cpu):
+            started = time.perf_counter()
+            compute(0.05)
+            assert time.perf_counter() - started > 0.1, "the clock time is over the limit"
+
+        async def test_computes_too_long_on_a_busy_cpu(busy_cpu):
+            compute(0.12)
+        """
+    )
+    result = guarded.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.re_match_lines([r".*ERROR at teardown of test_computes_too_long_on_a_busy_cpu.*"])

@@ -210,7 +210,6 @@ class ComposeFarm:
         )
 
     # -- up and down ----------------------------------------------------------------------------------
-    @drives_health
     def up(
         self,
         *,
@@ -236,6 +235,31 @@ class ComposeFarm:
                 f"a farm of processes is in {self.run}: `farm down --run-dir {self.run}` first, or use another "
                 "--run-dir"
             )
+        return self._start(
+            nodes=nodes,
+            cache=cache,
+            proxy_port=proxy_port,
+            item_sliding=item_sliding,
+            item_absolute=item_absolute,
+            source_latency_ms=source_latency_ms,
+            cache_persistence=cache_persistence,
+            fault_links=fault_links,
+        )
+
+    @drives_health
+    def _start(
+        self,
+        *,
+        nodes: int,
+        cache: CacheChoice,
+        proxy_port: int | None,
+        item_sliding: float,
+        item_absolute: float | None,
+        source_latency_ms: float,
+        cache_persistence: bool,
+        fault_links: bool,
+    ) -> FarmState:
+        """After the checks that need no engine: what is wrong with the request is said even with none running."""
         client = self.client
         if self._containers():
             raise FarmError(

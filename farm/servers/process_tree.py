@@ -23,6 +23,13 @@ def _stat(pid: int) -> list[str] | None:
     return text.rpartition(")")[2].split()
 
 
+def has_exited(pid: int) -> bool:
+    """Gone, or a zombie: a process that exited but that its parent has not reaped. A daemon's parent is init,
+    which on some machines reaps only every second or so; waiting for the pid itself to go waited for that."""
+    fields = _stat(pid)
+    return fields is None or fields[:1] == ["Z"]
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid``, parents before their children."""
     children: dict[int, list[int]] = {}

@@ -1,13 +1,13 @@
 """The compose farm's integration tests: a real container engine, the project's images built once per run.
 
 The engine is the one that answers (``DOCKER_HOST``, or Docker's socket), or one the run starts and stops
-(nothing is skipped for want of an engine); the images are built from this checkout at the start, so every test
-runs what the checkout holds.
+(nothing is skipped for want of an engine); the images are built from this checkout while the other tests run
+(tests.compose.preparation), so every test runs what the checkout holds.
 """
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,50 +16,65 @@ import pytest
 
 from farm.config import CacheChoice
 from farm.containers.compose_farm import PROJECT_LABEL, ComposeFarm
-from farm.containers.engine import connect, engine_address
-from farm.containers.images import build_images, ensure_base_image, write_wheelhouse
-from farm.containers.owned_engine import EngineSetup, answers, start_engine, stop_engine
+from farm.containers.engine import connect
 from farm.state import FarmState
+from tests.compose.preparation import Preparation, PreparationFailed
 
 BUILD_TIMEOUT_S = 600
-"""The first test to need the images pays for their build (a cold one seeds the base image too) inside its own
-timeout, which covers its fixtures."""
+"""The first test to need the engine waits for its preparation (a cold one seeds the base image and builds every
+image) inside its own timeout, which covers its fixtures."""
+PREPARATION = pytest.StashKey[Preparation]()
+COMPOSE_TESTS = Path(__file__).parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "images" not in getattr(item, "fixturenames", ()):
-            continue
+def _needs_engine(item: pytest.Item) -> bool:
+    return "engine" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The compose tests go last, and their engine and images are prepared meanwhile."""
+    compose = [item for item in items if item.path.is_relative_to(COMPOSE_TESTS)]
+    items[:] = [item for item in items if not item.path.is_relative_to(COMPOSE_TESTS)] + compose
+    needing = [item for item in compose if _needs_engine(item)]
+    for item in needing:
         own = item.get_closest_marker("timeout")
         seconds = float(own.args[0]) if own is not None and own.args else 0.0
         item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S + seconds), append=False)
+    if needing and PREPARATION not in config.stash and not config.option.collectonly:
+        preparation = config.stash[PREPARATION] = Preparation(Path(tempfile.mkdtemp(prefix="cachefarm-compose-")))
+        preparation.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    preparation = session.config.stash.get(PREPARATION, None)
+    if preparation is not None:
+        preparation.finish()
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker.DockerClient]:
+def engine(request: pytest.FixtureRequest) -> Iterator[docker.DockerClient]:
     """The engine that answers, left running; or, when none answers at Docker's own socket (a fresh CI machine),
-    one started here and stopped at the end of the run."""
-    started = None
-    if "DOCKER_HOST" not in os.environ and not answers(engine_address()):
-        setup = EngineSetup(log=tmp_path_factory.mktemp("engine") / "dockerd.log")
-        started = start_engine(setup)
+    one started for this run (stopped at its end), with the images built."""
+    preparation = request.config.stash.get(PREPARATION, None)
+    if preparation is None:  # a run whose collection did not see the compose tests' needs
+        preparation = request.config.stash[PREPARATION] = Preparation(
+            Path(tempfile.mkdtemp(prefix="cachefarm-compose-"))
+        )
+    try:
+        preparation.wait(BUILD_TIMEOUT_S)
+    except PreparationFailed as failed:
+        pytest.fail(str(failed), pytrace=False)
     client = connect()
     try:
         yield client
     finally:
         client.close()
-        if started is not None:
-            stop_engine(setup)
 
 
 @pytest.fixture(scope="session")
-def images(engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def images(engine: docker.DockerClient, request: pytest.FixtureRequest) -> Path:
     """Every image the farm runs, built (or found warm) once for the whole run; returns the build log."""
-    log = tmp_path_factory.mktemp("images") / "build.log"
-    ensure_base_image(engine, log)
-    write_wheelhouse(log)
-    build_images(engine, ["app", "redis", "postgres", "netfault"], log)
-    return log
+    return request.config.stash[PREPARATION].build_log
 
 
 def project_leftovers(engine: docker.DockerClient, project: str) -> list[str]:
