@@ -51,6 +51,13 @@ def backend_app(name: str) -> web.Application:
             return web.Response(status=503, text="overloaded\n", headers={"Retry-After": "2", "X-Node": name})
         if request.path == "/slow":
             await asyncio.sleep(float(request.query.get("s", "0.5")))
+        if request.path == "/stall":
+            response = web.StreamResponse(headers={"X-Node": name})
+            response.content_length = 1_000_000
+            await response.prepare(request)
+            await response.write(b"s" * 300_000)
+            await asyncio.sleep(0.5)  # silent, mid-answer
+            return response
         if request.path == "/stream":
             response = web.StreamResponse(headers={"X-Node": name})
             await response.prepare(request)

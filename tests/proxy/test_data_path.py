@@ -155,6 +155,27 @@ async def test_a_long_answer_cut_mid_way_is_cut_for_the_client_too(rig: Rig) -> 
     assert len(cut.value.partial) < 1_000_000, "the client can tell: fewer bytes than Content-Length, then a close"
 
 
+async def test_a_backend_silent_mid_answer_for_the_timeout_has_the_answer_cut(rig: Rig) -> None:
+    await rig.start(["node-1"], backend_timeout=0.2)
+    client = await rig.raw()
+    await client.send(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(asyncio.IncompleteReadError) as cut:
+        await client.answer()
+    assert len(cut.value.partial) == 300_000
+    assert rig.proxy_app is not None
+    assert rig.proxy_app.pool.get("node-1").last_error == "no answer within 0.2 s"
+
+
+async def test_an_upgrade_request_is_answered_as_plain_http_then_the_connection_closes(rig: Rig) -> None:
+    await rig.start(["node-1"])
+    client = await rig.raw()
+    await client.send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+    answer = await client.answer()
+    assert (answer.status, answer.headers["x-path"]) == (200, "/ws")
+    assert await client.closed()
+    assert "Upgrade" not in rig.apps["node-1"][SEEN][-1]
+
+
 @pytest.mark.timeout(10)  # a backend connection reused half-way would swallow the next request: no answer
 async def test_a_client_gone_mid_body_leaves_no_half_sent_request_on_a_backend_connection(rig: Rig) -> None:
     await rig.start(["node-1"])
