@@ -1,6 +1,6 @@
 """The proxy: the data path on its port, health checks, discovery, and the admin API behind the same port.
 
-Requests are parsed and forwarded on asyncio protocols (``proxy.server``, ``proxy.forward``): aiohttp's
+Requests are parsed and forwarded on asyncio protocols (``proxy.server``, ``proxy.exchange``): aiohttp's
 client and server machinery cost about 90% of the proxy's time when it forwarded every request. The admin
 API stays an aiohttp application; it listens on a Unix socket in a private folder, and the data path forwards
 ``/_proxy/...`` to it like to a backend, so clients see one port.

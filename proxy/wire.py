@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import httptools
+
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -167,3 +169,15 @@ def simple_response(status: int, text: str, *, close: bool = False) -> bytes:
         len(body),
     )
     return head + (b"Connection: close\r\n\r\n" if close else b"\r\n") + body
+
+
+def origin_form(target: bytes) -> bytes:
+    """The path and query of a request target (a client may send the absolute form to a proxy)."""
+    if target.startswith(b"/") or target == b"*":
+        return target
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        return target
+    path = url.path or b"/"
+    return path + b"?" + url.query if url.query else path
