@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -38,22 +37,19 @@ class ResponseListener(Protocol):
     def on_upstream_writable(self, writable: bool) -> None: ...
 
 
-@dataclass(frozen=True)
 class Origin:
-    """Where a backend listens: host and port, or a Unix socket (the admin API)."""
+    """Where a backend listens: host and port, or a Unix socket (the admin API). One object per backend URL
+    (``UpstreamPool.origin``), so that it keys the idle pool by identity."""
 
-    host: str
-    port: int
-    tls: bool = False
-    unix_path: str | None = None
+    __slots__ = ("host", "host_header", "port", "tls", "unix_path")
 
-    @property
-    def host_header(self) -> bytes:
-        if self.unix_path is not None:
-            return b"localhost"
-        default = 443 if self.tls else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return (host if self.port == default else f"{host}:{self.port}").encode()
+    def __init__(self, host: str, port: int, tls: bool = False, unix_path: str | None = None) -> None:
+        self.host, self.port, self.tls, self.unix_path = host, port, tls, unix_path
+        bracketed = f"[{host}]" if ":" in host else host
+        if unix_path is not None:
+            self.host_header = b"localhost"
+        else:
+            self.host_header = (bracketed if port == (443 if tls else 80) else f"{bracketed}:{port}").encode()
 
     @classmethod
     def from_url(cls, url: str) -> Origin:
@@ -221,6 +217,7 @@ class UpstreamPool:
         self._origins: dict[str, Origin] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._tls: ssl.SSLContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def origin(self, url: str) -> Origin:
         try:
@@ -261,7 +258,7 @@ class UpstreamPool:
             connection.abort()
             return
         connection.pause_reading(False)  # an idle connection must see the backend close it
-        loop = asyncio.get_running_loop()
+        loop = self._loop = self._loop or asyncio.get_running_loop()
         connection.idle_since = loop.time()
         connections.append(connection)
         if self._sweeper is None:
