@@ -1,6 +1,6 @@
 """The proxy against nginx and against going direct, same backends, same run; and farm start/restart times.
 
-    .venv/bin/python bench/proxy.py [--seconds 5] [--connections 32] [--rounds 3] [--against REF]
+    .venv/bin/python bench/proxy.py [--seconds 5] [--connections 32] [--rounds 5] [--against REF]
 
 Needs nginx and wrk (`make bench` installs them). Starts two nodes (no cache; the load hits /healthz, so
 that the proxies' own cost is what differs), the proxy in front of both, and nginx (one worker, keep-alive
@@ -101,7 +101,7 @@ def pace(url: str, rate: float, script: Path) -> float:
 
 
 def more_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--against", metavar="REF", help="also run the proxy as it is at this git revision")
 
 
