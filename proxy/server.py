@@ -74,6 +74,8 @@ class ClientConnection(asyncio.Protocol):
                 self.queue[-1].upgrade = True
                 self.queue[-1].keep_alive = False
             self._stop_reading()
+        except httptools.HttpParserCallbackError:
+            raise  # a fault of ours, not the client's: logged by the loop, which closes the connection
         except httptools.HttpParserError as exc:
             self._stop_reading()
             self.queue.append(BadRequest(f"bad request: {exc}\n"))

@@ -94,6 +94,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise  # a fault of ours, not the backend's: logged by the loop, which closes the connection
         except httptools.HttpParserError as exc:
             self._fail(BadResponse(f"the backend's answer is not valid HTTP/1.1: {exc}"))
             return
