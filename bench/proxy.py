@@ -9,6 +9,7 @@ upstream) in front of the same two. Then:
   goes first alternates), and once against a node directly; the ratio is the median of the rounds' ratios, so
   that a burst of other work on the machine falls on both sides or is dropped; with the CPU time each proxy
   process used per request (from /proc), which other work on the machine disturbs far less;
+- one connection sending requests back to back: the median wait, direct, through each proxy and nginx;
 - at half the proxy's peak rate: wrk paced with a per-request delay, --rounds times direct, through the proxy
   and through nginx; the p99 each adds is the median of the rounds' differences (nginx's shows what the
   machine itself adds to a hop at that moment);
@@ -159,6 +160,14 @@ def main() -> None:
             print(f"  {label} / nginx: {ratio:.2f} (goal >= {RATIO_GOAL}: {verdict})")
         spent = ", ".join(f"{label} {statistics.median(cpu[label]):.0f} µs" for label in contenders)
         print(f"  CPU per request, the proxy process alone: {spent}")
+
+        print(f"one connection, requests back to back, {args.rounds} rounds: the median wait (p50)")
+        alone: dict[str, list[float]] = {label: [] for label in urls}
+        for _ in range(args.rounds):
+            for label, url in urls.items():
+                alone[label].append(wrk(url, max(1.0, args.seconds / 2), 1)[1])
+        waits = ", ".join(f"{label} {statistics.median(found) * 1000:,.0f} µs" for label, found in alone.items())
+        print(f"  {waits}")
 
         for label in proxies:
             half = peak[label] / 2
