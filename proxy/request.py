@@ -30,7 +30,6 @@ class IncomingRequest:
         "pending_size",
         "sink",
         "target",
-        "upgrade",
         "version",
     )
 
@@ -40,7 +39,6 @@ class IncomingRequest:
         self.head = head
         self.version = version
         self.keep_alive = keep_alive
-        self.upgrade = False
         self.chunked = head.chunked
         self.has_body = head.chunked or bool(head.content_length)
         self.body_done = not self.has_body

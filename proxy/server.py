@@ -32,6 +32,8 @@ KEEPALIVE_S = 75.0
 
 
 class ClientConnection(asyncio.Protocol):
+    """One client's connection: its parser, its queue of requests, and the exchange under way."""
+
     def __init__(self, server: ProxyServer) -> None:
         self.server = server
         self.forwarder = server.forwarder
@@ -71,8 +73,8 @@ class ClientConnection(asyncio.Protocol):
             # An Upgrade (or CONNECT) request: forwarded as a plain request, its Upgrade header dropped as
             # hop-by-hop; whatever follows on this connection is no longer HTTP, so it closes after the answer.
             if self.queue:
-                self.queue[-1].upgrade = True
                 self.queue[-1].keep_alive = False
+            self._parsing = None
             self._stop_reading()
         except httptools.HttpParserCallbackError:
             raise  # a fault of ours, not the client's: logged by the loop, which closes the connection
@@ -165,8 +167,9 @@ class ClientConnection(asyncio.Protocol):
         self.update_reading()
 
     def close(self) -> None:
-        """Closes once what was written is sent."""
+        """Closes once what was written is sent; requests queued behind get no answer."""
         self.closing = True
+        self.queue.clear()
         self._stop_reading()
         if self.transport is not None and not self.closed:
             self.transport.close()

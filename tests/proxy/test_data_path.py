@@ -45,6 +45,18 @@ async def test_pipelined_requests_are_answered_in_order(rig: Rig) -> None:
     assert answers[1].body == b"hello"
 
 
+async def test_nothing_pipelined_behind_a_connection_close_request_is_forwarded(rig: Rig) -> None:
+    await rig.start(["node-1"])
+    client = await rig.raw()
+    await client.send(
+        b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    answer = await client.answer()
+    assert (answer.headers["x-path"], answer.headers["connection"]) == ("/last", "close")
+    assert await client.closed()
+    assert len(rig.apps["node-1"][SEEN]) == 1
+
+
 async def test_a_request_sent_a_byte_at_a_time_is_parsed_whole(rig: Rig) -> None:
     await rig.start(["node-1"])
     client = await rig.raw()
