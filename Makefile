@@ -44,6 +44,7 @@ lint: venv
 
 typecheck: venv
 	$(PY) -m mypy
+	$(PY) -m mypy bench/proxy.py
 
 unit: deps venv
 	$(PY) -m pytest
@@ -59,7 +60,7 @@ bench: deps venv
 		($$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q nginx-light wrk)
 	$(PY) bench/cache_ops.py
 	$(PY) bench/node.py
-	$(PY) bench/proxy_vs_nginx.py
+	$(PY) bench/proxy.py
 	$(PY) bench/load_generator_vs_wrk.py
 	$(PY) bench/history_analysis.py
 	$(PY) bench/compose_farm.py

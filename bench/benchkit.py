@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,9 +27,11 @@ def wait_ok(url: str, timeout: float = 15) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
+def spawn(
+    stack: ExitStack, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
     def stop() -> None:
@@ -36,6 +39,18 @@ def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) 
         process.wait(10)
 
     stack.callback(stop)
+    return process
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux: /proc), so that a benchmark can give the CPU
+    a request costs, a figure the machine's other work disturbs far less than requests per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def to_ms(value: str) -> float:
@@ -55,11 +70,15 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None) 
     return rate, p50, p99
 
 
-def wrk_bench_arguments(doc: str | None) -> argparse.Namespace:
-    """--seconds and --connections, after checking that nginx and wrk are installed."""
+def wrk_bench_arguments(
+    doc: str | None, more: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """--seconds and --connections (and what ``more`` adds), after checking that nginx and wrk are installed."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
+    if more is not None:
+        more(parser)
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():

@@ -1,23 +1,32 @@
-"""The proxy application: round-robin forwarding, health checks, discovery and the admin API."""
+"""The proxy: the data path on its port, health checks, discovery, and the admin API behind the same port.
+
+Requests are parsed and forwarded on asyncio protocols (``proxy.server``, ``proxy.exchange``): aiohttp's
+client and server machinery cost about 90% of the proxy's time when it forwarded every request. The admin
+API stays an aiohttp application; it listens on a Unix socket in a private folder, and the data path forwards
+``/_proxy/...`` to it like to a backend, so clients see one port.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from proxy.admin import POOL, PREFIX, admin_app
+from proxy.admin import PREFIX, admin_app
 from proxy.backends import BackendPool
 from proxy.discovery import run_discovery
 from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
-
-FORWARDER = web.AppKey("forwarder", Forwarder)
+from proxy.server import ProxyServer
+from proxy.upstream import Origin, UpstreamPool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,37 +40,75 @@ class ProxySettings:
     drain_timeout: float = DRAIN_TIMEOUT_S
 
 
-def create_app(settings: ProxySettings) -> web.Application:
-    if not settings.admin_token:
-        raise ValueError("the proxy needs an admin token")
-    app = web.Application(client_max_size=1024**3)
-    pool = app[POOL] = BackendPool()
-    for name, url in settings.backends.items():
-        pool.add(name, url)
+class Proxy:
+    """One running proxy; ``start`` it, then ``aclose`` it (or use ``running``)."""
 
-    async def resources(app: web.Application) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=None)
-        async with aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-        ) as session:
-            app[FORWARDER] = Forwarder(pool, session, settings.backend_timeout)
-            tasks = {asyncio.create_task(run_health_checks(pool, session, settings.health_interval))}
-            if settings.backends_dns is not None:
-                host, port = settings.backends_dns
-                tasks.add(
-                    asyncio.create_task(run_discovery(pool, host, port, settings.dns_interval, settings.drain_timeout))
-                )
-            yield
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    def __init__(self, settings: ProxySettings) -> None:
+        if not settings.admin_token:
+            raise ValueError("the proxy needs an admin token")
+        self.settings = settings
+        self.pool = BackendPool()
+        for name, url in settings.backends.items():
+            self.pool.add(name, url)
+        self.upstreams = UpstreamPool()
+        self.url = ""
+        self._server: ProxyServer | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._folder: Path | None = None
 
-    async def forward(request: web.Request) -> web.StreamResponse:
-        return await request.app[FORWARDER].handle(request)
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listens on ``host``:``port`` (0: a free port); returns the proxy's URL."""
+        settings = self.settings
+        self._folder = Path(tempfile.mkdtemp(prefix="cachefarm-proxy-"))  # mode 0700: the admin socket's home
+        admin_socket = str(self._folder / "admin.sock")
+        root = web.Application()
+        root.add_subapp(PREFIX, admin_app(self.pool, settings.admin_token))
+        self._runner = web.AppRunner(root, access_log=None)
+        await self._runner.setup()
+        await web.UnixSite(self._runner, admin_socket).start()
 
-    app.cleanup_ctx.append(resources)
-    app.add_subapp(PREFIX, admin_app(pool, settings.admin_token))
-    app.router.add_route("*", "/{tail:.*}", forward)
-    return app
+        self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        self._tasks.add(asyncio.create_task(run_health_checks(self.pool, self._session, settings.health_interval)))
+        if settings.backends_dns is not None:
+            dns_host, dns_port = settings.backends_dns
+            discovery = run_discovery(self.pool, dns_host, dns_port, settings.dns_interval, settings.drain_timeout)
+            self._tasks.add(asyncio.create_task(discovery))
+
+        admin = Origin("localhost", 0, unix_path=admin_socket)
+        forwarder = Forwarder(self.pool, self.upstreams, settings.backend_timeout, admin)
+        self._server = ProxyServer(forwarder, asyncio.get_running_loop())
+        bound = await self._server.start(host, port)
+        self.url = f"http://{host}:{bound}"
+        return self.url
+
+    async def aclose(self, drain_timeout: float = 0.0) -> None:
+        """Stops taking connections, lets requests in flight finish for up to ``drain_timeout`` s, then stops."""
+        if self._server is not None:
+            await self._server.shutdown(drain_timeout)
+            self._server.forwarder.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.upstreams.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: ProxySettings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Proxy]:
+    """A started proxy (``.url``, ``.pool``), closed on exit."""
+    proxy = Proxy(settings)
+    try:
+        await proxy.start(host, port)
+        yield proxy
+    finally:
+        await proxy.aclose()

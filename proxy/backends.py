@@ -24,6 +24,7 @@ class BackendJson(TypedDict):
     state: str
     requests: int
     errors: int
+    shed: int
     in_flight: int
     last_error: str | None
 
@@ -35,6 +36,8 @@ class Backend:
     state: BackendState = BackendState.UP
     requests: int = 0
     errors: int = 0
+    shed: int = 0
+    """Answers 503 with Retry-After: the backend refused the request, overloaded (a GET is then tried elsewhere)."""
     in_flight: int = 0
     last_error: str | None = field(default=None, repr=False)
     idle: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -57,6 +60,7 @@ class Backend:
             "state": str(self.state),
             "requests": self.requests,
             "errors": self.errors,
+            "shed": self.shed,
             "in_flight": self.in_flight,
             "last_error": self.last_error,
         }

@@ -6,91 +6,12 @@ import asyncio
 import io
 import os
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-
-import aiohttp
-import pytest
-from aiohttp import web
 
 from farm.ports import free_port
-from proxy.admin import POOL
-from proxy.app import ProxySettings, create_app
 from proxy.backends import BackendPool
 from proxy.discovery import sync_once
 from tests.http import serve
-
-TOKEN = "test-token"
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-HEALTH = web.AppKey("health", list[int])
-SEEN = web.AppKey("seen", list[dict[str, str]])
-
-
-def backend_app(name: str) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024**2)
-    app[HEALTH] = [200]
-    seen: list[dict[str, str]] = []
-    app[SEEN] = seen
-
-    async def echo(request: web.Request) -> web.StreamResponse:
-        seen.append(dict(request.headers))
-        if request.path == "/slow":
-            await asyncio.sleep(float(request.query.get("s", "0.5")))
-        if request.path == "/stream":
-            response = web.StreamResponse(headers={"X-Node": name})
-            await response.prepare(request)
-            for i in range(100):
-                await response.write(bytes([i % 256]) * 50_000)
-            await response.write_eof()
-            return response
-        body = await request.read()
-        return web.Response(
-            body=body or name.encode(), headers={"X-Node": name, "Connection": "keep-alive", "Keep-Alive": "timeout=5"}
-        )
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.Response(status=request.app[HEALTH][0])
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_route("*", "/{tail:.*}", echo)
-    return app
-
-
-class Rig:
-    def __init__(self) -> None:
-        self.stack = AsyncExitStack()
-        self.apps: dict[str, web.Application] = {}
-        self.urls: dict[str, str] = {}
-        self.proxy = ""
-        self.proxy_app: web.Application | None = None
-        self.http = aiohttp.ClientSession()
-
-    async def start(self, names: list[str], **settings: object) -> None:
-        for name in names:
-            self.apps[name] = backend_app(name)
-            self.urls[name] = await self.stack.enter_async_context(serve(self.apps[name]))
-        self.proxy_app = create_app(
-            ProxySettings(admin_token=TOKEN, backends=dict(self.urls), health_interval=0.1, **settings)  # type: ignore[arg-type]
-        )
-        self.proxy = await self.stack.enter_async_context(serve(self.proxy_app))
-
-    async def node_of(self, path: str = "/", method: str = "GET") -> str:
-        async with self.http.request(method, self.proxy + path) as reply:
-            assert reply.status == 200, await reply.text()
-            return reply.headers["X-Node"]
-
-    async def close(self) -> None:
-        await self.http.close()
-        await self.stack.aclose()
-
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    built = Rig()
-    yield built
-    await built.close()
+from tests.proxy.rig import ADMIN, HEALTH, SEEN, TOKEN, Rig, backend_app
 
 
 async def test_thirty_requests_spread_ten_ten_ten(rig: Rig) -> None:
@@ -128,7 +49,7 @@ async def test_bodies_stream_both_ways(rig: Rig) -> None:
 async def test_a_dead_backend_costs_idempotent_requests_nothing(rig: Rig) -> None:
     await rig.start(["node-1", "node-2"])
     assert rig.proxy_app is not None
-    pool = rig.proxy_app[POOL]
+    pool = rig.proxy_app.pool
     pool.add("dead", f"http://127.0.0.1:{free_port()}")
     nodes = [await rig.node_of() for _ in range(12)]
     assert set(nodes) == {"node-1", "node-2"}, "every GET succeeded on a live backend"
@@ -207,12 +128,12 @@ async def test_add_and_drain_remove_through_the_admin_api(rig: Rig) -> None:
     assert sorted([await task for task in in_flight]) == [(200, "node-1"), (200, "node-2")]
     assert {await rig.node_of() for _ in range(4)} == {"node-1"}
     assert rig.proxy_app is not None
-    assert rig.proxy_app[POOL].held == {"node-2"}, "DNS discovery would add the drained backend back"
+    assert rig.proxy_app.pool.held == {"node-2"}, "DNS discovery would add the drained backend back"
     async with rig.http.delete(rig.proxy + "/_proxy/backends/node-2", headers=ADMIN) as reply:
         assert reply.status == 404
     async with rig.http.post(rig.proxy + "/_proxy/backends", json={"name": "node-2", "url": extra}, headers=ADMIN) as r:
         assert r.status == 201
-    assert rig.proxy_app[POOL].held == set(), "added back by the admin: discovery may keep it"
+    assert rig.proxy_app.pool.held == set(), "added back by the admin: discovery may keep it"
 
 
 async def test_metrics_in_prometheus_format(rig: Rig) -> None:

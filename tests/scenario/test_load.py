@@ -24,8 +24,7 @@ from farm.source.app import create_app as create_source
 from farm.testing.servers import ServerProcess
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
-from proxy.app import ProxySettings
-from proxy.app import create_app as create_proxy
+from proxy.app import ProxySettings, running
 from tests.http import serve
 
 
@@ -48,7 +47,8 @@ async def farm_url(
     for i, cache in enumerate(caches, 1):
         settings = NodeSettings(name=f"node-{i}", source_url=source, cache_url=None)
         backends[f"node-{i}"] = await stack.enter_async_context(serve(create_node(settings, cache=cache)))
-    return await stack.enter_async_context(serve(create_proxy(ProxySettings(admin_token="t", backends=backends))))
+    proxy = await stack.enter_async_context(running(ProxySettings(admin_token="t", backends=backends)))
+    return proxy.url
 
 
 @pytest.fixture
