@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_VARIABLE = "HYPOTHESIS_PROFILE"
 FUZZ_FACTOR = int(os.environ.get("FUZZ_FACTOR", "100"))
@@ -23,6 +23,9 @@ settings.register_profile(
     database=None,
     deadline=None,
     print_blob=True,
+    # Not the explain phase: it traces every line the test runs (on Python 3.11), which makes a failure found in a
+    # test that talks to a database take minutes to report.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     # The conformance fixture's backend is one per test and shared by its examples, on purpose: a server per
     # example would cost seconds. Examples use keys of their own.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

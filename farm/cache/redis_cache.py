@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio
@@ -29,7 +30,7 @@ from farm.cache.redis_layout import (
     script_args,
     slide_ttl_milliseconds,
 )
-from farm.cache.secrets import mask_secrets
+from farm.cache.secrets import mask_secrets, split_url
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,15 @@ class RedisCache(DistributedCache):
             "max_connections": max_connections,
             **redis_options,
         }
+        password = split_url(url).password
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, **options)
             self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
-            raise CacheConfigError(f"bad Redis URL {self.url}: {mask_secrets(str(exc))}") from None
+            detail = mask_secrets(str(exc))
+            if password and (password in detail or unquote(password) in detail):
+                detail = "redis-py refused it"  # its own words would show the password
+            raise CacheConfigError(f"bad Redis URL {self.url}: {detail}") from None
         self._script_sha = hashlib.sha1(SLIDE_SCRIPT.encode()).hexdigest()
         self._idle: list[Connection] = []
         self.scripts_allowed = True

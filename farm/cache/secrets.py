@@ -36,12 +36,15 @@ def mask_secrets(text: str) -> str:
 
 
 def split_url(url: str) -> SplitResult:
-    """``urlsplit``, whose ValueError (an unbalanced '[' of an IPv6 host, a raw one in a password) becomes a
-    ``CacheConfigError`` with the password masked."""
+    """``urlsplit``, whose ValueError becomes a ``CacheConfigError`` that shows neither the password nor urlsplit's
+    own message (which quotes the URL's authority, password and all)."""
     try:
         return urlsplit(url)
     except ValueError as exc:
-        raise CacheConfigError(
-            f"malformed cache URL {mask_secrets(url)}: {exc} (an IPv6 host goes in [brackets]; a password's own "
-            "brackets are percent-encoded, %5B and %5D)"
-        ) from None
+        if "IPv6" in str(exc):
+            reason = "an unbalanced '[' or ']' (an IPv6 host goes in [brackets]; in a password: %5B and %5D)"
+        elif "NFKC" in str(exc):
+            reason = "characters that Unicode normalisation turns into '/', '?', '#', '@' or ':' (percent-encode them)"
+        else:
+            reason = "it cannot be parsed (percent-encode the password)"
+        raise CacheConfigError(f"malformed cache URL {mask_secrets(url)}: {reason}") from None

@@ -47,7 +47,8 @@ def test_malformed_redis_url_is_a_config_error_without_password() -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("redis://:hunter2[@cache:6379/0", "malformed cache URL redis://:\\*\\*\\*@cache:6379/0: Invalid IPv6 URL"),
+        ("redis://:hunter2[@cache:6379/0", "malformed cache URL redis://:\\*\\*\\*@cache:6379/0: an unbalanced '\\['"),
+        ("redis://:hunter2\uff1f@cache:6379/0", "Unicode normalisation turns into"),
         ("postgresql://app:hunter2[x@db/shop", "malformed cache URL postgresql://app:\\*\\*\\*@db/shop"),
         ("redis://:hunter2 with spaces@cache:6379/0", "holds no whitespace: percent-encode it"),
     ],
