@@ -169,7 +169,7 @@ def _set(cache: DistributedCache, key: Any, value: Any, opts: Options | None) ->
     cache.set(key, value, None if opts is None else opts.build())
 
 
-@examples(12)
+@examples(8)
 @given(key=keys, value=values(), opts=options)
 @example(key="k" * 449, value=random.Random(0).randbytes(10 * MiB), opts=None)  # the largest value, every backend
 def test_a_value_read_back_is_the_value_written_and_bad_arguments_raise_what_is_documented(
@@ -201,7 +201,7 @@ def test_a_value_read_back_is_the_value_written_and_bad_arguments_raise_what_is_
 small_values = st.binary(max_size=2048) | st.builds(bytearray, st.binary(max_size=64))
 
 
-@examples(8)
+@examples(5)
 @given(key=keys, value=small_values | st.text(max_size=4) | st.none(), opts=options)
 async def test_the_async_methods_agree(backend: Backend, key: Any, value: Any, opts: Options | None) -> None:
     cache = backend.cache

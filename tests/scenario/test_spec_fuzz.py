@@ -100,7 +100,7 @@ def from_schema(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     raise AssertionError(f"a schema this generator does not know: {schema}")
 
 
-@examples(100)
+@examples(40)
 @given(from_schema(SCHEMA), st.booleans())
 def test_files_generated_from_the_schema_are_read_or_refused_with_problems(document: Any, flow: bool) -> None:
     """Every value the schema allows, written as YAML in block or flow style."""
@@ -154,7 +154,7 @@ def mutated_texts(draw: st.DrawFn) -> str:
     return text
 
 
-@examples(150)
+@examples(80)
 @given(mutated_texts())
 def test_mutated_shipped_scenarios_are_read_or_refused_with_problems(text: str) -> None:
     read(text)
@@ -193,13 +193,13 @@ def mutated_documents(draw: st.DrawFn) -> Any:
     return document
 
 
-@examples(150)
+@examples(50)
 @given(mutated_documents())
 def test_shipped_scenarios_with_values_of_any_kind_are_read_or_refused_with_problems(document: Any) -> None:
     read(yaml.safe_dump(document, allow_unicode=True))
 
 
-@examples(60)
+@examples(40)
 @given(st.binary(max_size=200), st.sampled_from(sorted(SHIPPED)), st.integers(0, 2000))
 def test_bytes_spliced_into_a_shipped_scenario_are_read_or_refused_with_problems(
     junk: bytes, name: str, at: int
@@ -281,7 +281,6 @@ def test_files_that_are_not_utf8_text_or_too_large_are_problems(raw: bytes, line
 def test_farm_run_exits_2_with_problem_lines_and_starts_nothing(tmp_path: Path) -> None:
     """Through the real command, a few at once (each is a Python process importing the farm)."""
     files = {
-        "list.yaml": b"- load: {requests: 5}\n",
         "latin1.yaml": b"name: caf\xe9\nsteps: [{wait: 1}]\n",
         "oddities.yaml": SHIPPED["coherence.yaml"].replace("nodes: 3", "nodes: 3\n  nodes: " + "9" * 5000).encode(),
     }
