@@ -9,6 +9,7 @@ stack, and aliases that refer to themselves or expand a small file a billion tim
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ MAX_INTEGER = 2**53
 """The largest integer a scenario may hold, as a JSON number keeps it exactly (figures are compared as floats)."""
 
 Path_ = tuple[str | int, ...]
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class ScenarioLoader(yaml.SafeLoader):
@@ -152,7 +154,9 @@ def _duplicate_keys(node: yaml.MappingNode, file: str) -> Iterator[SpecProblem]:
         line = key.start_mark.line + 1
         if (key.tag, key.value) in seen:
             first = seen[(key.tag, key.value)]
-            yield SpecProblem(file, line, str(key.value), f"given twice in one mapping (first on line {first})")
+            yield SpecProblem(
+                file, line, field_name((str(key.value),)), f"given twice in one mapping (first on line {first})"
+            )
         else:
             seen[(key.tag, key.value)] = line
 
@@ -187,10 +191,21 @@ def _short(value: int) -> str:
 
 
 def field_name(path: Path_) -> str:
+    """``steps[2].load.keys``; a key that is not a plain name is quoted, ``farm['two words']``, so that a field
+    never breaks its ``file:line: field: message`` line."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_NAME.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{_short_text(part)!r}]"
     return text or "(top level)"
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def node_at(root: yaml.Node | None, path: Path_) -> yaml.Node | None:

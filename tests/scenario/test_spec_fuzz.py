@@ -234,6 +234,7 @@ def test_bytes_spliced_into_a_shipped_scenario_are_read_or_refused_with_problems
         ("name: a\nsteps: [{load: {requests: 0x" + "f" * 40 + "}}]\n", 2, "steps[0].load.requests", "too large"),
         ("name: a\n1: x\nsteps: [{wait: 1}]\n", 1, "(top level)", "keys are text; 1 (int) is not"),
         ("name: a\nsteps: [{wait: 1}]\nx: \x00\n", 3, "(yaml)", "character U+0000 is not allowed"),
+        ('name: a\nfarm: {"x\\ny": .nan}\n', 2, "farm['x\\ny']", "nan is not a number a scenario can use"),
         (
             "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
             "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
@@ -246,13 +247,14 @@ def test_bytes_spliced_into_a_shipped_scenario_are_read_or_refused_with_problems
     ],
     ids=[
         "huge-integer", "deep-list", "deep-mapping", "self-alias", "duplicate-key", "duplicate-step-key", "nan",
-        "infinity", "hex-integer", "integer-key", "nul", "alias-bomb", "long-message",
+        "infinity", "hex-integer", "integer-key", "nul", "line-break-in-key", "alias-bomb", "long-message",
     ],
 )  # fmt: skip
 def test_yaml_oddities_are_problems_on_their_line(text: str, line: int, field: str, message: str) -> None:
     problems = read(text)
     assert isinstance(problems, ScenarioSpecError)
     found = [(p.line, p.field) for p in problems.problems if message in p.message]
+    assert all("\n" not in str(p) for p in problems.problems)
     assert (line, field) in found, problems
     assert all(len(p.message) <= 160 for p in problems.problems)
 
