@@ -52,9 +52,12 @@ test: lint typecheck unit
 
 # The property tests (marked `fuzz`) with FUZZ_FACTOR times the generated inputs of `make test`, new ones every run
 # (`make test` draws the same ones each time); a failure found is kept in .hypothesis/ and tried first next time.
-FUZZ_FACTOR ?= 100
+# The files by path: collecting tests/compose would start preparing its engine and images.
+FUZZ_FACTOR ?= 200
+FUZZ_TESTS := tests/cache/test_secrets.py tests/cache/test_cache_fuzz.py tests/scenario/test_spec_fuzz.py
 fuzz: deps venv
-	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(PY) -m pytest -m fuzz --timeout=0 --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(PY) -m pytest -m fuzz --timeout=0 --hypothesis-show-statistics \
+		$(FUZZ_TESTS)
 
 # Only the compose farm's tests (they start an engine when none answers, and stop it at the end).
 compose-test: deps venv
