@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := redis-server unixodbc odbc-postgresql odbc-mariadb libsqliteo
 # when there is no dockerd, no DOCKER_HOST and no engine answering `docker version`; docker-compose only when
 # neither `docker compose` (v2) nor `docker-compose` (v1) runs; debootstrap whenever it is missing.
 
-.PHONY: all test check lint typecheck unit compose-test deps venv bench demo clean
+.PHONY: all test check lint typecheck unit compose-test fuzz deps venv bench demo clean
 
 all: test
 
@@ -50,6 +50,15 @@ unit: deps venv
 	$(PY) -m pytest
 
 test: lint typecheck unit
+
+# The property tests (marked `fuzz`) with FUZZ_FACTOR times the generated inputs of `make test`, new ones every run
+# (`make test` draws the same ones each time); a failure found is kept in .hypothesis/ and tried first next time.
+# The files by path: collecting tests/compose would start preparing its engine and images.
+FUZZ_FACTOR ?= 200
+FUZZ_TESTS := tests/cache/test_secrets.py tests/cache/test_cache_fuzz.py tests/scenario/test_spec_fuzz.py
+fuzz: deps venv
+	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(PY) -m pytest -m fuzz --timeout=0 --hypothesis-show-statistics \
+		$(FUZZ_TESTS)
 
 # Only the compose farm's tests (they start an engine when none answers, and stop it at the end).
 compose-test: deps venv

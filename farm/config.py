@@ -81,13 +81,21 @@ def choose_cache(cache: str | None, env: str | None, secrets: Mapping[str, str])
     kind = cache or DEFAULT_CACHE[environment]
     if "://" in kind or "=" in kind:
         scheme = kind.split("://", 1)[0].lower() if "://" in kind else ""
-        return CacheChoice("memory" if scheme == "memory" else "redis" if scheme.startswith("redis") else "sql", kind)
+        kind_of_url = "memory" if scheme == "memory" else "redis" if scheme.startswith("redis") else "sql"
+        return CacheChoice(kind_of_url, _url_without_whitespace(kind, "--cache"))
     if kind not in CACHE_VARIANTS:
         raise FarmError(f"unknown cache {kind!r}: use {', '.join(CACHE_VARIANTS)} or a cache URL")
     kind, _, policy = kind.partition("/")
     policy = policy or WRITE_POLICIES[0]
-    if kind == "redis":
-        return CacheChoice("redis", secrets.get(REDIS_URL_VARIABLE), policy)
-    if kind == "sql":
-        return CacheChoice("sql", secrets.get(SQL_URL_VARIABLE), policy)
-    return CacheChoice(kind, None, policy)
+    variable = {"redis": REDIS_URL_VARIABLE, "sql": SQL_URL_VARIABLE}.get(kind)
+    url = _url_without_whitespace(secrets.get(variable), variable) if variable else None
+    return CacheChoice(kind, url, policy)
+
+
+def _url_without_whitespace(url: str | None, where: str) -> str | None:
+    """Masking ends a URL at whitespace, so a URL with a space in its password would be shown in part: refused
+    before anything prints it (an ODBC connection string may hold spaces: its values are masked to the ';')."""
+    url = url.strip() if url is not None else None
+    if url is not None and "://" in url and any(char.isspace() for char in url):
+        raise FarmError(f"the cache URL of {where} holds whitespace: percent-encode it (a space is %20)")
+    return url

@@ -80,6 +80,8 @@ async def get_item(request: web.Request) -> web.Response:
             if cached is not None:
                 app[COUNTERS].add("hits")
                 return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
+            if seen is not None and seen.foreign is not None:
+                cache.note_foreign(key, seen.foreign)  # a cache error; the add below replaces it
     app[COUNTERS].add("misses")
     reply = await _read_through(request, item_id, key, seen)
     return reply.response({"X-Cache": "MISS"})

@@ -51,6 +51,16 @@ class GuardedCache:
             log.warning("cache answers again")
         return result
 
+    def note_foreign(self, key: str, held: str) -> None:
+        """The item's key held something else than an entry (another Redis type, written by something else): a
+        cache error. The read goes to the source store, and its add replaces what the key held."""
+        self.counters.add("cache_errors")
+        log.warning(
+            "cache get of %r found a %s, not a cache entry: reading the source store, whose value replaces it",
+            key,
+            held,
+        )
+
     async def _guard(self, call: Awaitable[T], what: str) -> T | None:
         try:
             return await self.call(call, what)

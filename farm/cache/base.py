@@ -20,6 +20,8 @@ class DistributedCache(ABC):
     """Bytes by string key, shared by every process that opens the same backend."""
 
     max_key_length: ClassVar[int | None] = None
+    nul_in_keys: ClassVar[bool] = True
+    """Whether keys may hold NUL: not where the server cuts text at it (two keys would share one entry)."""
 
     def __init__(self, *, clock: Clock = system_clock, default_options: EntryOptions | None = None) -> None:
         self._clock = clock
@@ -67,8 +69,11 @@ class DistributedCache(ABC):
         return None
 
     # -- the interface -----------------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        return validate_key(key, self.max_key_length, nul_allowed=self.nul_in_keys)
+
     def _prepare_set(self, key: str, value: bytes, options: EntryOptions | None) -> tuple[str, bytes, Expiry, datetime]:
-        key = validate_key(key, self.max_key_length)
+        key = self._key(key)
         value = validate_value(value)
         if options is not None and not isinstance(options, EntryOptions):
             raise TypeError(f"options must be EntryOptions, not {type(options).__name__}")
@@ -79,7 +84,7 @@ class DistributedCache(ABC):
 
     def get(self, key: str) -> bytes | None:
         """The value, or None when the key is missing or expired; slides the entry's window."""
-        return self._get(validate_key(key, self.max_key_length))
+        return self._get(self._key(key))
 
     def set(self, key: str, value: bytes, options: EntryOptions | None = None) -> None:
         self._set(*self._prepare_set(key, value, options))
@@ -95,13 +100,13 @@ class DistributedCache(ABC):
 
     def refresh(self, key: str) -> None:
         """Slides the entry's window without reading its value."""
-        self._refresh(validate_key(key, self.max_key_length))
+        self._refresh(self._key(key))
 
     def remove(self, key: str) -> None:
-        self._remove(validate_key(key, self.max_key_length))
+        self._remove(self._key(key))
 
     async def aget(self, key: str) -> bytes | None:
-        return await self._aget(validate_key(key, self.max_key_length))
+        return await self._aget(self._key(key))
 
     async def aset(self, key: str, value: bytes, options: EntryOptions | None = None) -> None:
         await self._aset(*self._prepare_set(key, value, options))
@@ -110,10 +115,10 @@ class DistributedCache(ABC):
         return await self._aadd(*self._prepare_set(key, value, options))
 
     async def arefresh(self, key: str) -> None:
-        await self._arefresh(validate_key(key, self.max_key_length))
+        await self._arefresh(self._key(key))
 
     async def aremove(self, key: str) -> None:
-        await self._aremove(validate_key(key, self.max_key_length))
+        await self._aremove(self._key(key))
 
     def get_string(self, key: str) -> str | None:
         value = self.get(key)

@@ -53,6 +53,9 @@ class Observation:
 
     fence: int
     locked: bool
+    foreign: str | None = None
+    """What the key held instead of an entry, written by something else (on Redis: its type, such as ``list``);
+    the miss is then a cache error for the reader to count, and the add replaces it."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ class Coordination(Protocol):
     only then may a fence be compared with another process's."""
 
     async def aget_observing(self, key: str) -> tuple[bytes | None, Observation | None]:
-        """The value (sliding its window, as ``aget``); on a miss also the observation an add needs."""
+        """The value (sliding its window, as ``aget``); on a miss also the observation an add needs. A key that
+        holds something else than an entry is a miss whose observation says what it holds."""
         ...
 
     async def aacquire(self, key: str, owner: str, lease: timedelta, deadline: float) -> Lock | None:
@@ -95,7 +99,8 @@ class Coordination(Protocol):
     async def aadd_if_unchanged(
         self, key: str, value: bytes, options: EntryOptions | None, seen: Observation, deadline: float
     ) -> bool:
-        """Adds the entry only if the key holds none, no lock is held and the fence is still ``seen.fence``."""
+        """Adds the entry only if the key holds none, no lock is held and the fence is still ``seen.fence``. What a
+        key holds that is not an entry (``Observation.foreign``) counts as none, and is replaced."""
         ...
 
     async def aremove(self, key: str) -> None:

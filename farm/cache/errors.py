@@ -11,6 +11,11 @@ class CacheConnectionError(CacheError, ConnectionError):
     """The cache server could not be reached, or did not answer in time."""
 
 
+class ForeignEntryError(CacheError):
+    """The key holds something this cache did not write (another Redis type, or a hash that is not an entry):
+    reads fail until a ``set`` (or an ``add``, which treats it as no entry) replaces it, or a ``remove``."""
+
+
 class CacheConfigError(CacheError, ValueError):
     """A URL, connection string or option does not describe a usable cache."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from farm.cache.errors import KeyTooLongError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def key_length(key: str) -> int:
@@ -12,11 +15,17 @@ def key_length(key: str) -> int:
     return len(key.encode("utf-16-le")) // 2
 
 
-def validate_key(key: Any, max_length: int | None = None) -> str:
+def validate_key(key: Any, max_length: int | None = None, *, nul_allowed: bool = True) -> str:
+    """``nul_allowed``: False where the store cuts text at a NUL (two keys would share one entry)."""
     if not isinstance(key, str):
         raise TypeError(f"cache key must be a str, not {type(key).__name__}: {key!r}")
     if not key:
         raise ValueError("cache key must not be empty")
+    # No backend can send a lone surrogate (half of a UTF-16 pair, as from a bad decode) to its server.
+    if not key.isascii() and _SURROGATE.search(key):
+        raise ValueError(f"cache key {key[:40]!r} is not valid Unicode text: it holds a lone surrogate")
+    if not nul_allowed and "\x00" in key:
+        raise ValueError(f"cache key {key[:40]!r} holds a NUL character, which this cache cannot store")
     # A str of n characters holds at most 2n UTF-16 code units: only long keys need counting.
     if max_length is not None and 2 * len(key) > max_length and key_length(key) > max_length:
         raise KeyTooLongError(

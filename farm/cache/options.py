@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+LATEST_EXPIRY = datetime(9999, 12, 30, tzinfo=UTC)
+"""The latest moment an entry may expire: a day short of what a datetime holds, so that it fits in any UTC offset
+(and in every backend's column: MariaDB's DATETIME and SQL Server's datetimeoffset end with the year 9999)."""
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -78,10 +82,29 @@ def resolve_expiry(options: EntryOptions | None, now: datetime) -> Expiry:
         raise TypeError(f"options must be EntryOptions, not {type(options).__name__}")
     absolute = options.absolute_expiration
     if options.absolute_expiration_relative_to_now is not None:
-        absolute = now + options.absolute_expiration_relative_to_now
+        absolute = now + _within_reach(
+            "absolute_expiration_relative_to_now", options.absolute_expiration_relative_to_now, now
+        )
     elif absolute is not None and absolute <= now:
         raise ValueError(
             f"absolute_expiration={absolute.isoformat()}: the absolute expiration value must be in the future "
             f"(now is {now.isoformat()})"
         )
+    elif absolute is not None and absolute > LATEST_EXPIRY:
+        raise ValueError(
+            f"absolute_expiration={absolute.isoformat()} is later than {LATEST_EXPIRY.isoformat()}, the latest "
+            "expiry a cache holds: leave it out for an entry that never expires"
+        )
+    if options.sliding_expiration is not None:
+        _within_reach("sliding_expiration", options.sliding_expiration, now)
     return Expiry(absolute=absolute, sliding=options.sliding_expiration)
+
+
+def _within_reach(name: str, duration: timedelta, now: datetime) -> timedelta:
+    """A duration from now that ends before LATEST_EXPIRY (beyond it, the arithmetic on datetimes overflows)."""
+    if duration > LATEST_EXPIRY - now:
+        raise ValueError(
+            f"{name}={duration!r} ends after {LATEST_EXPIRY.isoformat()}, the latest expiry a cache holds: leave it "
+            "out for an entry that never expires"
+        )
+    return duration

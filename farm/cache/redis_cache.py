@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio
@@ -17,17 +18,19 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from farm.cache.base import DistributedCache
 from farm.cache.clock import Clock, system_clock
-from farm.cache.errors import CacheConfigError, CacheConnectionError, CacheError
+from farm.cache.errors import CacheConfigError, CacheConnectionError, CacheError, ForeignEntryError
 from farm.cache.options import Expiry
 from farm.cache.redis_layout import (
     FIELDS,
+    FOREIGN_ERROR,
     SLIDE_SCRIPT,
+    holds_entry,
     is_script_refusal,
     queue_set,
     script_args,
     slide_ttl_milliseconds,
 )
-from farm.cache.secrets import mask_secrets
+from farm.cache.secrets import mask_secrets, split_url
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +64,15 @@ class RedisCache(DistributedCache):
             "max_connections": max_connections,
             **redis_options,
         }
+        password = split_url(url).password
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, **options)
             self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
         except (ValueError, TypeError) as exc:
-            raise CacheConfigError(f"bad Redis URL {self.url}: {mask_secrets(str(exc))}") from None
+            detail = mask_secrets(str(exc))
+            if password and (password in detail or unquote(password) in detail):
+                detail = "redis-py refused it"  # its own words would show the password
+            raise CacheConfigError(f"bad Redis URL {self.url}: {detail}") from None
         self._script_sha = hashlib.sha1(SLIDE_SCRIPT.encode()).hexdigest()
         self._idle: list[Connection] = []
         self.scripts_allowed = True
@@ -74,11 +81,26 @@ class RedisCache(DistributedCache):
         return f"RedisCache({self.url!r}, instance_name={self.instance_name!r})"
 
     def _cache_error(self, exc: RedisError, operation: str, key: str) -> CacheError:
+        if isinstance(exc, ResponseError) and str(exc).startswith(FOREIGN_ERROR):
+            return self._foreign(operation, key)
         if isinstance(exc, RedisConnectionError | RedisTimeoutError):
             return CacheConnectionError(
                 f"redis {operation} of {key!r} failed: cannot reach {self.url}: {mask_secrets(str(exc))}"
             )
         return CacheError(f"redis {operation} of {key!r} on {self.url} failed: {mask_secrets(str(exc))}")
+
+    def _foreign(self, operation: str, key: str) -> ForeignEntryError:
+        return ForeignEntryError(
+            f"redis {operation} of {key!r} on {self.url}: the key holds a value of another type, not a cache entry "
+            "(something else wrote it there); a set or add replaces it, a remove deletes it"
+        )
+
+    def _slid_ttl(self, fields: Sequence[bytes | None], now: datetime, operation: str, key: str) -> int | None:
+        """The fallback's PEXPIRE, for servers that refuse scripts."""
+        try:
+            return slide_ttl_milliseconds(fields[0], fields[1], now)
+        except ValueError:
+            raise self._foreign(operation, key) from None
 
     def _note_script_refusal(self, exc: ResponseError) -> bool:
         """True when the error means scripts are refused; then the fallback is used from now on."""
@@ -108,11 +130,11 @@ class RedisCache(DistributedCache):
                 except ResponseError as exc:
                     if not self._note_script_refusal(exc):
                         raise
-            absolute, sliding, data = cast(list[bytes | None], self._client.hmget(redis_key, FIELDS))
-            ttl = slide_ttl_milliseconds(absolute, sliding, now)
+            fields = cast(list[bytes | None], self._client.hmget(redis_key, FIELDS))
+            ttl = self._slid_ttl(fields, now, operation, key)
             if ttl is not None:
                 self._client.pexpire(redis_key, ttl)
-            return data
+            return fields[2]
         except RedisError as exc:
             raise self._cache_error(exc, operation, key) from exc
 
@@ -159,13 +181,15 @@ class RedisCache(DistributedCache):
             raise self._cache_error(exc, "set", key) from exc
 
     def _add(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
-        """WATCH, EXISTS, then MULTI/EXEC of the set: EXEC fails if anyone touched the key meanwhile.
-        (A transaction rather than a script: it works for users that may not run scripts.)"""
+        """WATCH, TYPE (and HMGET of a hash), then MULTI/EXEC of the set: EXEC fails if anyone touched the key
+        meanwhile. (A transaction rather than a script: it works for users that may not run scripts.) A key that
+        holds something else than an entry counts as none, and is replaced."""
         redis_key = self.instance_name + key
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.watch(redis_key)  # type: ignore[no-untyped-call]
-                if pipe.exists(redis_key):
+                kind = pipe.type(redis_key)
+                if kind == b"hash" and holds_entry(kind, cast(list[bytes | None], pipe.hmget(redis_key, FIELDS))):
                     return False
                 pipe.multi()
                 queue_set(pipe, redis_key, value, expiry, now)
@@ -198,11 +222,11 @@ class RedisCache(DistributedCache):
                 except ResponseError as exc:
                     if not self._note_script_refusal(exc):
                         raise
-            absolute, sliding, data = cast(list[bytes | None], await self._aclient.hmget(redis_key, FIELDS))
-            ttl = slide_ttl_milliseconds(absolute, sliding, now)
+            fields = cast(list[bytes | None], await self._aclient.hmget(redis_key, FIELDS))
+            ttl = self._slid_ttl(fields, now, operation, key)
             if ttl is not None:
                 await self._aclient.pexpire(redis_key, ttl)
-            return data
+            return fields[2]
         except RedisError as exc:
             raise self._cache_error(exc, operation, key) from exc
 
@@ -225,7 +249,8 @@ class RedisCache(DistributedCache):
         try:
             async with self._aclient.pipeline(transaction=True) as pipe:
                 await pipe.watch(redis_key)
-                if await pipe.exists(redis_key):
+                kind = await pipe.type(redis_key)
+                if kind == b"hash" and holds_entry(kind, cast(list[bytes | None], await pipe.hmget(redis_key, FIELDS))):
                     return False
                 pipe.multi()  # type: ignore[no-untyped-call]
                 queue_set(pipe, redis_key, value, expiry, now)

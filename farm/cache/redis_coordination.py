@@ -28,7 +28,7 @@ from farm.cache.keys import validate_key
 from farm.cache.options import EntryOptions
 from farm.cache.redis_batches import ScriptBatches
 from farm.cache.redis_cache import RedisCache
-from farm.cache.redis_layout import SLIDE_FUNCTION, hash_fields, script_args, ttl_milliseconds
+from farm.cache.redis_layout import FOREIGN_FUNCTION, SLIDE_FUNCTION, hash_fields, script_args, ttl_milliseconds
 
 EPOCH_KEY = "__fence_epoch"
 _CLOCK = """
@@ -59,14 +59,17 @@ local function seen_fence(fence_key, epoch_key, create)
   return '-' .. epoch
 end
 """
-# KEYS: entry, fence, lock, epoch. ARGV: now in ticks. Returns {data or false, fence, locked 0/1}.
+# KEYS: entry, fence, lock, epoch. ARGV: now in ticks. Returns {data or false, fence, locked 0/1, and on a
+# miss what the entry's key holds instead of an entry ('' for nothing: see FOREIGN_FUNCTION)}.
 GET_OBSERVING = (
     SLIDE_FUNCTION
+    + FOREIGN_FUNCTION
     + _SEEN_FENCE
     + """
-local data = slide(KEYS[1], ARGV[1], true)
-if data then return {data, '', 0} end
-return {false, seen_fence(KEYS[2], KEYS[4], true), redis.call('EXISTS', KEYS[3])}
+local data, kind = slide(KEYS[1], ARGV[1], true)
+if data then return {data, '', 0, ''} end
+kind = kind or foreign(KEYS[1]) or ''
+return {false, seen_fence(KEYS[2], KEYS[4], true), redis.call('EXISTS', KEYS[3]), kind}
 """
 )
 # KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence (the one it holds when the owner
@@ -102,15 +105,17 @@ return 1
 """
 )
 # KEYS: entry, lock, fence, epoch. ARGV: seen fence, deadline us, absexp, sldexp, data, ttl ms or ''.
+# A key that holds something else than an entry counts as none: the add replaces it, and the item heals.
 ADD_IF_UNCHANGED = (
     _CLOCK
     + _WRITE
+    + FOREIGN_FUNCTION
     + _SEEN_FENCE
     + """
 if now > tonumber(ARGV[2]) then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if seen_fence(KEYS[3], KEYS[4], false) ~= ARGV[1] then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 and not foreign(KEYS[1]) then return 0 end
 write(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return 1
 """
@@ -170,10 +175,10 @@ class RedisCoordination:
             reply = await self._reads.call((entry, fence, lock, self._epoch), (now_ticks,))
         except RedisError as exc:
             raise self.cache._cache_error(exc, "get", key) from exc
-        data, seen_fence, locked = cast(list[Any], reply)
+        data, seen_fence, locked, foreign = cast(list[Any], reply)
         if data is not None:
             return bytes(data), None
-        return None, Observation(int(seen_fence), bool(locked))
+        return None, Observation(int(seen_fence), bool(locked), foreign=bytes(foreign).decode() or None)
 
     async def aacquire(self, key: str, owner: str, lease: timedelta, deadline: float) -> Lock | None:
         _, lock, fence = self._keys(key)

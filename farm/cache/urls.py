@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from farm.cache.base import DistributedCache
 from farm.cache.drivers import load_redis_cache, load_sql_cache
 from farm.cache.errors import CacheConfigError
 from farm.cache.memory import MemoryCache
-from farm.cache.secrets import mask_secrets
+from farm.cache.secrets import mask_secrets, split_url
 from farm.cache.sql.target import is_sql_url
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -23,9 +23,12 @@ def from_url(url: str, **options: Any) -> DistributedCache:
     A backend's driver is imported only when its scheme is asked for; a missing one raises
     ``MissingDriverError`` naming the pip extra that installs it."""
     if not isinstance(url, str) or not url.strip():
-        raise CacheConfigError(f"cache URL must be a non-empty string, not {url!r}")
+        raise CacheConfigError(f"cache URL must be a non-empty string, not {type(url).__name__}")
     url = url.strip()
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if "://" in url and any(char.isspace() for char in url):
+        # Not shown: a password with a space in it would be shown in part (masking ends a URL at whitespace).
+        raise CacheConfigError("a cache URL holds no whitespace: percent-encode it (a space is %20)")
+    scheme = split_url(url).scheme.lower() if "://" in url else ""
     if scheme == "memory":
         query = _query(url)
         if "size_limit" in query:
@@ -35,7 +38,7 @@ def from_url(url: str, **options: Any) -> DistributedCache:
         query = _query(url)
         if "instance_name" in query:
             options.setdefault("instance_name", query.pop("instance_name"))
-            parts = urlsplit(url)
+            parts = split_url(url)
             url = urlunsplit(parts._replace(query=urlencode(query)))
         return load_redis_cache()(url, **options)
     if is_sql_url(url):
@@ -47,7 +50,7 @@ def from_url(url: str, **options: Any) -> DistributedCache:
 
 
 def _query(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    return dict(parse_qsl(split_url(url).query, keep_blank_values=True))
 
 
 def _int_option(url: str, name: str, value: str) -> int:

@@ -17,7 +17,12 @@ class SpecProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        """One line, whatever the file held: line breaks in a field or message are shown escaped."""
+        return f"{self.file}:{self.line}: {_one_line(self.field)}: {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    return "".join(char if char.isprintable() or char == " " else repr(char)[1:-1] for char in text)
 
 
 class ScenarioSpecError(ScenarioError, ValueError):

@@ -15,8 +15,10 @@ import yaml
 from farm.scenario.errors import ScenarioSpecError, SpecProblem
 from farm.scenario.schema import SCHEMA
 from farm.scenario.steps import STEP_TYPES, Step
+from farm.scenario.yaml_reader import Path_, decode, field_name, line_of, read_yaml
 
-Path_ = tuple[str | int, ...]
+MAX_MESSAGE = 160
+"""A problem's message is cut to this: jsonschema's quote the whole value, which may be a long text or list."""
 
 # The steps are checked one by one against their own kind's schema: a oneOf over every kind would bury a
 # user's mistake under eleven "is not valid under any of the given schemas".
@@ -50,35 +52,6 @@ class Scenario:
         return any(step.needs_fault_links for step in self.steps)
 
 
-def _field(path: Path_) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _node_at(root: yaml.Node | None, path: Path_) -> yaml.Node | None:
-    node = root
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-        if node is None:
-            return None
-    return node
-
-
-def _line(root: yaml.Node | None, path: Path_) -> int:
-    for depth in range(len(path), -1, -1):
-        node = _node_at(root, path[:depth])
-        if node is not None:
-            return int(node.start_mark.line) + 1
-    return 1
-
-
 def _problems(
     file: str,
     root: yaml.Node | None,
@@ -96,18 +69,14 @@ def _problems(
             message = "is required"
         elif messages and str(error.validator) in messages and not error.absolute_path:
             message = messages[str(error.validator)]
-        problems.append(SpecProblem(file, _line(root, base + tuple(error.absolute_path)), _field(path), message))
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
+        problems.append(SpecProblem(file, line_of(root, base + tuple(error.absolute_path)), field_name(path), message))
     return problems
 
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise ScenarioSpecError([SpecProblem(file, line, "(yaml)", str(getattr(exc, "problem", exc)))]) from None
+    root, data = read_yaml(text, file)
     if not isinstance(data, dict):
         raise ScenarioSpecError([SpecProblem(file, 1, "(top level)", "a scenario is a mapping with name and steps")])
     validator = jsonschema.Draft202012Validator
@@ -116,7 +85,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     steps: list[Step] = []
     for index, item in enumerate(raw_steps if isinstance(raw_steps, list) else []):
         where: Path_ = ("steps", index)
-        line = _line(root, where)
+        line = line_of(root, where)
         match item:
             case {**only} if len(only) == 1 and (kind := next(iter(only))) in STEP_TYPES:
                 step_type, body = STEP_TYPES[kind], only[kind]
@@ -126,13 +95,14 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
                 elif broken := step_type.check(body):
                     for name, message in broken:
                         at: Path_ = (*where, kind, name)
-                        problems.append(SpecProblem(file, _line(root, at), _field(at), message))
+                        problems.append(SpecProblem(file, line_of(root, at), field_name(at), message))
                 else:
                     steps.append(step_type.parse(body, line))
             case _:
                 found = ", ".join(map(str, item)) if isinstance(item, dict) and item else repr(item)
+                found = found if len(found) <= 60 else found[:57] + "..."
                 message = f"a step is one of {', '.join(STEP_TYPES)}; found {found}"
-                problems.append(SpecProblem(file, line, _field(where), message))
+                problems.append(SpecProblem(file, line, field_name(where), message))
     if problems:
         raise ScenarioSpecError(sorted(problems, key=lambda p: (p.line, p.field, p.message)))
     farm = data.get("farm", {})
@@ -155,7 +125,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioSpecError([SpecProblem(str(path), 0, "(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse_scenario(text, str(path))
+    return parse_scenario(decode(raw, str(path)), str(path))

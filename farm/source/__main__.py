@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from farm.source.app import SourceSettings, create_app
+from farm.source.catalog import CATALOG_ITEMS
 
 
 def main() -> None:
@@ -15,7 +16,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--catalog", type=Path, default=Path("catalog.db"), help="SQLite file (created if missing)")
-    parser.add_argument("--items", type=int, default=1000, help="items in a new catalog (default 1000)")
+    parser.add_argument(
+        "--items", type=int, default=CATALOG_ITEMS, help=f"items in a new catalog (default {CATALOG_ITEMS})"
+    )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request (default 20)")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="up to this much more, at random")
     parser.add_argument("--seed", type=int, default=None, help="seed of the jitter and of the lost replies")

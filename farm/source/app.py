@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from farm.source.catalog import BadItemUpdate, Catalog, Item, ItemNotFound
+from farm.source.catalog import CATALOG_ITEMS, BadItemUpdate, Catalog, Item, ItemNotFound
 from farm.source.faults import SourceFaults, delay_s, install_faults, lose_reply
 from farm.source.stats import SourceStats
 from farm.source.write_guard import WriteConditions, WriteGuard, WriteRefused
@@ -23,7 +23,7 @@ UNKNOWN_NODE = "unknown"
 @dataclass(frozen=True)
 class SourceSettings:
     catalog_path: Path
-    items: int = 1000
+    items: int = CATALOG_ITEMS
     latency_ms: float = 20.0
     jitter_ms: float = 0.0
     seed: int | None = None

@@ -30,6 +30,10 @@ class Item:
         return asdict(self)
 
 
+CATALOG_ITEMS = 1000
+"""Items in a new catalog (ids 1 to 1000): what the farm's source store holds, and so the keys a scenario can use."""
+
+
 def initial_item(item_id: int) -> Item:
     """Deterministic, so that every run of a scenario starts from the same catalog."""
     return Item(item_id, f"item-{item_id}", round(1 + (item_id * 7919 % 10_000) / 100, 2), 1)
@@ -38,7 +42,7 @@ def initial_item(item_id: int) -> Item:
 class Catalog:
     """A SQLite file of items. Calls are short and serialised by one lock: callers run them off the loop."""
 
-    def __init__(self, path: Path | str, items: int = 1000) -> None:
+    def __init__(self, path: Path | str, items: int = CATALOG_ITEMS) -> None:
         if items < 1:
             raise ValueError(f"items={items}: the catalog needs at least one item")
         self.path = str(path)

@@ -274,6 +274,17 @@ def test_key_length_limit(backend: Backend) -> None:
         assert backend.cache.get("k" * 10_000) == b"long"
 
 
+def test_long_keys_are_kept_whole(backend: Backend) -> None:
+    """Up to the limit, whatever the characters: two keys that differ only in their last one are two entries (the
+    MariaDB driver once dropped the last character of a key beyond 255, and failed on astral ones)."""
+    for key in ("k" * 299 + "a", "🔑" * 130, "é" * 200 + "🔑" * 124 + "k"):  # the last: 449 UTF-16 code units
+        backend.cache.set(key, b"whole")
+        assert backend.cache.get(key) == b"whole"
+        assert backend.cache.get(key[:-1] + "b") is None
+        backend.cache.set(key[:-1] + "b", b"another")
+        assert backend.cache.get(key) == b"whole"
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 def _value(writer: int, round_: int) -> bytes:
     return f"{writer}:{round_}:".encode() * 200

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 
-from farm.cache import CacheConnectionError, CacheError, EntryOptions, RedisCache, from_url
+from farm.cache import CacheConnectionError, CacheError, EntryOptions, ForeignEntryError, RedisCache, from_url
 from farm.cache.ticks import datetime_to_ticks
 from farm.ports import free_port
 from farm.testing.servers import ServerProcess, start_redis
@@ -141,11 +141,38 @@ async def test_an_unreachable_server_raises_cache_errors_without_the_password() 
     await cache.aclose()
 
 
-def test_a_key_of_another_type_is_a_cache_error(cache: RedisCache, raw: redis.Redis, instance: str) -> None:
-    raw.set(f"{instance}plain", "not a hash")
-    with pytest.raises(CacheError, match="WRONGTYPE") as caught:
-        cache.get("plain")
-    assert isinstance(caught.value.__cause__, redis.ResponseError)
+FOREIGN_VALUES: dict[str, Callable[[redis.Redis, str], object]] = {
+    "string": lambda raw, key: raw.set(key, "not a hash"),
+    "list": lambda raw, key: raw.rpush(key, "a", "b"),
+    "hash without data": lambda raw, key: raw.hset(key, "name", "someone else's"),
+    "hash with unreadable expiry": lambda raw, key: raw.hset(key, mapping={"sldexp": "soon", "data": "x"}),
+}
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["script", "fallback"])
+@pytest.mark.parametrize("foreign", list(FOREIGN_VALUES))
+async def test_a_key_that_holds_something_else_fails_reads_until_a_write_replaces_it(
+    cache: RedisCache, raw: redis.Redis, instance: str, foreign: str, scripts: bool
+) -> None:
+    cache.scripts_allowed = scripts
+    for key in ("k", "a"):
+        FOREIGN_VALUES[foreign](raw, f"{instance}{key}")
+    if foreign == "hash without data":  # as .NET reads it: no entry, a miss
+        assert cache.get("k") is None
+        assert await cache.aget("k") is None
+    else:
+        with pytest.raises(ForeignEntryError, match=r"'k' .* holds a value of another type, not a cache entry") as got:
+            cache.get("k")
+        assert isinstance(got.value.__cause__, redis.ResponseError | None)
+        with pytest.raises(ForeignEntryError):
+            await cache.arefresh("k")
+    # An add counts it as no entry and replaces it; so does a set.
+    assert await cache.aadd("k", b"added") is True
+    assert cache.add("k", b"not again") is False
+    assert await cache.aget("k") == b"added"
+    cache.set("a", b"set")
+    assert cache.get("a") == b"set"
+    assert raw.type(f"{instance}a") == raw.type(f"{instance}k") == b"hash"
 
 
 async def test_from_url_reads_instance_name_and_db(redis_server: ServerProcess, raw: redis.Redis) -> None:

@@ -44,6 +44,22 @@ def test_malformed_redis_url_is_a_config_error_without_password() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://:hunter2[@cache:6379/0", "malformed cache URL redis://:\\*\\*\\*@cache:6379/0: an unbalanced '\\['"),
+        ("redis://:hunter2\uff1f@cache:6379/0", "Unicode normalisation turns into"),
+        ("postgresql://app:hunter2[x@db/shop", "malformed cache URL postgresql://app:\\*\\*\\*@db/shop"),
+        ("redis://:hunter2 with spaces@cache:6379/0", "holds no whitespace: percent-encode it"),
+    ],
+)
+def test_urls_that_cannot_be_parsed_are_config_errors_without_the_password(url: str, message: str) -> None:
+    with pytest.raises(CacheConfigError, match=message) as caught:
+        from_url(url)
+    assert "hunter2" not in str(caught.value)
+    assert "spaces" not in str(caught.value)
+
+
 def test_empty_url() -> None:
     with pytest.raises(CacheConfigError, match="non-empty"):
         from_url("  ")
@@ -137,6 +153,11 @@ def test_sqlite_url_without_a_file() -> None:
         ("Driver={X};Server=h;PWD={a;b}};c};Uid=u", "Driver={X};Server=h;PWD=***;Uid=u"),
         ("Driver={X};Password=abc;", "Driver={X};Password=***;"),
         ("redis://h/0?password=xx&db=1", "redis://h/0?password=***&db=1"),
+        # A raw '/' or '#' in the password (not percent-encoded): the URL is broken, but its password is still one.
+        ("redis://:s3c/ret@h:6379/0", "redis://:***@h:6379/0"),
+        ("cannot reach rediss://user:pa#ss/w@h/0: refused", "cannot reach rediss://user:***@h/0: refused"),
+        ("postgresql://app:a/b#c?d@db/shop", "postgresql://app:***@db/shop"),
+        ("Driver={X};PWD=a b&c;Uid=u", "Driver={X};PWD=***;Uid=u"),
     ],
 )
 def test_mask_secrets(text: str, masked: str) -> None:

@@ -37,3 +37,26 @@ def test_a_policy_without_a_shared_cache_or_unknown_is_refused(text: str) -> Non
 
 def test_every_variant_is_a_choice() -> None:
     assert {choose_cache(v, None, {}).name for v in CACHE_VARIANTS} == set(CACHE_VARIANTS)
+
+
+@pytest.mark.parametrize(
+    ("cache", "secrets", "where"),
+    [
+        ("redis://:hunter2 and more@127.0.0.1:6379/0", {}, "--cache"),
+        ("redis", {"FARM_REDIS_URL": "redis://:hunter2 and more@db:6379/0"}, "FARM_REDIS_URL"),
+        ("sql", {"FARM_SQL_URL": "postgresql://u:hunter2\tand more@db/cache"}, "FARM_SQL_URL"),
+    ],
+)
+def test_a_url_with_whitespace_is_refused_without_showing_it(cache: str, secrets: dict[str, str], where: str) -> None:
+    """Masking ends a URL at whitespace: such a URL would show part of its password wherever it is printed."""
+    with pytest.raises(FarmError, match=f"the cache URL of {where} holds whitespace: percent-encode it") as refused:
+        choose_cache(cache, None, secrets)
+    assert "hunter2" not in str(refused.value)
+    assert "more" not in str(refused.value)
+
+
+def test_an_odbc_string_may_hold_spaces() -> None:
+    text = "Driver={PostgreSQL Unicode};Server=db;Pwd=two words;"
+    choice = choose_cache(text, None, {})
+    assert (choice.kind, choice.url) == ("sql", text)
+    assert "two words" not in choice.describe()

@@ -49,6 +49,7 @@ class SqlCache(DistributedCache):
     """
 
     max_key_length = KEY_COLUMN_LENGTH
+    nul_in_keys = False  # PostgreSQL's and SQLite's drivers cut a key at its first NUL
 
     def __init__(
         self,
@@ -127,6 +128,8 @@ class SqlCache(DistributedCache):
             raise CacheConnectionError(f"cannot connect to {self.target.masked}: {_driver_message(exc)}") from exc
         if self.dialect.name == "sqlserver":
             conn.add_output_converter(SQL_SS_TIMESTAMPOFFSET, read_datetimeoffset)
+        if self.dialect.binds_text_as_utf8:
+            conn.setencoding(encoding="utf-8")
         setup = self.dialect.session_setup()
         if self.statement_timeout is not None:
             setup += self.dialect.statement_timeout(self.statement_timeout)

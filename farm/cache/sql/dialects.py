@@ -34,6 +34,8 @@ class Dialect(ABC):
     max_identifier_length: ClassVar[int]
     # Where index names are unique per schema rather than per table, the table's name prefixes it.
     index_names_per_schema: ClassVar[bool] = False
+    binds_text_as_utf8: ClassVar[bool] = False
+    """Text parameters go to the driver as UTF-8 rather than UTF-16 (pyodbc's ``setencoding``)."""
 
     # -- identifiers -------------------------------------------------------------------------------
     @abstractmethod
@@ -244,6 +246,10 @@ class MariaDB(Dialect):
     name = "mariadb"
     default_schema = None
     max_identifier_length = 64
+    # MariaDB Connector/ODBC 3.1 mangles UTF-16 text parameters longer than 255 characters, which pyodbc sends in
+    # pieces (SQLPutData): the last character is lost, so two long keys that differ only there share one row,
+    # and one with characters beyond the BMP fails ("Memory allocation error"). UTF-8 parameters arrive whole.
+    binds_text_as_utf8 = True
 
     def quote(self, identifier: str) -> str:
         return f"`{identifier}`"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from farm.cache.errors import CacheConfigError
-from farm.cache.secrets import mask_secrets
+from farm.cache.secrets import mask_secrets, split_url
 from farm.cache.sql.dialects import DIALECTS, Dialect
 
 DEFAULT_TABLE = "DistributedCache"
@@ -83,7 +83,7 @@ def parse_sql_target(
         name = dialect or _dialect_of_odbc(url)
         chosen = DIALECTS[name]
         return _target(url, chosen, schema, table)
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise CacheConfigError(
@@ -103,7 +103,7 @@ def parse_sql_target(
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise CacheConfigError(
-                f"SQLite URL {url} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db"
+                f"SQLite URL {mask_secrets(url)} names no file: use sqlite:///relative.db or sqlite:////absolute/path.db"
             )
         attributes = {"Driver": driver, "Database": path, "Timeout": "10000", "BigInt": "1", **extra}
     else:

@@ -9,7 +9,10 @@ from farm.errors import FarmError
 from farm.scenario.keys import DISTRIBUTIONS
 from farm.scenario.load import DEFAULT_CONCURRENCY, LoadRun, LoadSpec, write_keys
 from farm.scenario.steps.base import NODE_NAME, POSITIVE, JsonSchema, Step, StepContext
+from farm.source.catalog import CATALOG_ITEMS
 
+ITEM_COUNT: JsonSchema = {"type": "integer", "minimum": 1, "maximum": CATALOG_ITEMS}
+"""Items are 1 to CATALOG_ITEMS in the farm's source store: a key beyond would only ever read 404."""
 _STEP_ONLY = ("name", "seed", "background")
 """Body fields that are the step's own; every other one is a ``LoadSpec`` field of the same name."""
 
@@ -25,7 +28,7 @@ class LoadStep(Step):
             "requests": {"type": "integer", "minimum": 1},
             "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
             "rate": POSITIVE,
-            "keys": {"type": "integer", "minimum": 1},
+            "keys": ITEM_COUNT,
             "distribution": {"enum": list(DISTRIBUTIONS)},
             "zipf_s": {"type": "number", "exclusiveMinimum": 1},
             "read_ratio": {"type": "number", "minimum": 0, "maximum": 1},
@@ -43,9 +46,9 @@ class LoadStep(Step):
     }
     fields_doc: ClassVar[str] = (
         f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
-        f"(default {LoadSpec.keys}); `distribution` `uniform` (default) or `zipf` with `zipf_s` (default "
-        f"{LoadSpec.zipf_s}); `read_ratio` (default {LoadSpec.read_ratio}: reads only); `seed`; `page` `items` "
-        "(default) or `home`; `name`; `background`"
+        f"(default {LoadSpec.keys}, at most {CATALOG_ITEMS}: the items of the source store); `distribution` "
+        f"`uniform` (default) or `zipf` with `zipf_s` (default {LoadSpec.zipf_s}); `read_ratio` (default "
+        f"{LoadSpec.read_ratio}: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`"
     )
     doc: ClassVar[str] = (
         "Clients send requests through the proxy: GET `/items/{key}` and, for `1 - read_ratio` of them, PUT of a "
@@ -91,13 +94,13 @@ class WriteStep(Step):
     schema: ClassVar[JsonSchema] = {
         "type": "object",
         "properties": {
-            "keys": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1}},
+            "keys": {"type": "array", "minItems": 1, "items": ITEM_COUNT},
             "via": NODE_NAME,
         },
         "required": ["keys"],
         "additionalProperties": False,
     }
-    fields_doc: ClassVar[str] = "`keys: [1, 2, 3]`, optional `via: node-1`"
+    fields_doc: ClassVar[str] = f"`keys: [1, 2, 3]` (items 1 to {CATALOG_ITEMS}), optional `via: node-1`"
     doc: ClassVar[str] = "PUTs each key once, through the proxy or straight to one node."
 
     keys: tuple[int, ...]
