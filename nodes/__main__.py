@@ -12,9 +12,10 @@ from datetime import timedelta
 from aiohttp import web
 
 from farm.cache import mask_secrets
+from nodes.admission import AdmissionLimits
 from nodes.app import create_app
 from nodes.replica import ReplicaNameError, replica_name
-from nodes.settings import SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
+from nodes.settings import LISTEN_BACKLOG, SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
@@ -47,6 +48,25 @@ def main() -> None:
         default="strict",
         help="with the cache unreachable: refuse writes (strict, the default) or apply them (available)",
     )
+    defaults = AdmissionLimits()
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=defaults.max_in_flight,
+        help=f"item requests handled at once, 0 for no limit (default {defaults.max_in_flight}); more wait in line",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=defaults.max_queue,
+        help=f"requests waiting in line (default {defaults.max_queue}); one more is answered 503 at once",
+    )
+    parser.add_argument(
+        "--queue-timeout-ms",
+        type=float,
+        default=defaults.queue_timeout * 1000,
+        help=f"how long a request may wait in line before it is shed (default {defaults.queue_timeout * 1000:g})",
+    )
     args = parser.parse_args()
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
     if not cache_url:
@@ -62,7 +82,14 @@ def main() -> None:
     except ValueError as wrong:
         parser.error(str(wrong))
     logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    web.run_app(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        print=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        backlog=LISTEN_BACKLOG,
+    )
     sys.exit(0)
 
 
@@ -77,6 +104,9 @@ def node_settings(args: argparse.Namespace, cache_url: str) -> NodeSettings:
         write_cache_timeout=args.write_cache_timeout_ms / 1000,
         source_timeout=args.source_timeout,
         write_policy=args.write_policy,
+        admission=AdmissionLimits(
+            max_in_flight=args.max_in_flight, max_queue=args.max_queue, queue_timeout=args.queue_timeout_ms / 1000
+        ),
     )
 
 

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-import redis
-import redis.asyncio
 from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
@@ -27,6 +25,7 @@ from farm.cache.redis_layout import (
     script_args,
     slide_ttl_milliseconds,
 )
+from farm.cache.redis_pool import ConnectionSlots, open_clients
 from farm.cache.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,9 @@ class RedisCache(DistributedCache):
 
     A read that slides costs one round trip (a server-side script). Where the server refuses scripts the
     cache falls back to HMGET + PEXPIRE and says so once in the log. TTLs have millisecond precision.
+
+    At most ``max_connections`` connections; a call that finds them all in use waits for one, in turn, up to
+    ``pool_wait`` seconds (None: as long as it takes) and then fails with CacheConnectionError (farm.cache.redis_pool).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class RedisCache(DistributedCache):
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 2.0,
         max_connections: int = 64,
+        pool_wait: float | None = None,
         **redis_options: Any,
     ) -> None:
         super().__init__(clock=clock)
@@ -58,14 +61,13 @@ class RedisCache(DistributedCache):
         options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_connect_timeout,
-            "max_connections": max_connections,
             **redis_options,
         }
         try:
-            self._client: redis.Redis = redis.Redis.from_url(url, **options)
-            self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
+            self._client, self._aclient = open_clients(url, max_connections, pool_wait, options)
         except (ValueError, TypeError) as exc:
-            raise CacheConfigError(f"bad Redis URL {self.url}: {mask_secrets(str(exc))}") from None
+            raise CacheConfigError(f"bad Redis URL or options for {self.url}: {mask_secrets(str(exc))}") from None
+        self._slots = ConnectionSlots(max_connections, pool_wait, self.url)
         self._script_sha = hashlib.sha1(SLIDE_SCRIPT.encode()).hexdigest()
         self._idle: list[Connection] = []
         self.scripts_allowed = True
@@ -184,6 +186,10 @@ class RedisCache(DistributedCache):
 
     # -- async: the same steps, awaited ------------------------------------------------------------
     async def _aslide(self, key: str, with_data: bool, operation: str) -> bytes | None:
+        async with self._slots:
+            return await self._aslide_on_slot(key, with_data, operation)
+
+    async def _aslide_on_slot(self, key: str, with_data: bool, operation: str) -> bytes | None:
         redis_key = self.instance_name + key
         now = self._clock()
         try:
@@ -216,14 +222,15 @@ class RedisCache(DistributedCache):
         try:
             pipe = self._aclient.pipeline(transaction=True)
             queue_set(pipe, self.instance_name + key, value, expiry, now)
-            await pipe.execute()
+            async with self._slots:
+                await pipe.execute()
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc
 
     async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
         redis_key = self.instance_name + key
         try:
-            async with self._aclient.pipeline(transaction=True) as pipe:
+            async with self._slots, self._aclient.pipeline(transaction=True) as pipe:
                 await pipe.watch(redis_key)
                 if await pipe.exists(redis_key):
                     return False
@@ -238,7 +245,8 @@ class RedisCache(DistributedCache):
 
     async def _aremove(self, key: str) -> None:
         try:
-            await self._aclient.delete(self.instance_name + key)
+            async with self._slots:
+                await self._aclient.delete(self.instance_name + key)
         except RedisError as exc:
             raise self._cache_error(exc, "remove", key) from exc
 

@@ -140,7 +140,8 @@ class RedisCoordination:
 
     async def _call(self, script: Any, operation: str, key: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            result = await script(keys=list(keys), args=list(args))
+            async with self.cache._slots:
+                result = await script(keys=list(keys), args=list(args))
         except RedisError as exc:
             raise self.cache._cache_error(exc, operation, key) from exc
         if result == -1:

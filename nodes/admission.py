@@ -1,0 +1,102 @@
+"""Admission: at most ``max_in_flight`` item requests at once, a short FIFO queue, and an explicit 503 beyond it.
+
+A node that takes every request it is sent turns its backlog into latency, then into cache timeouts, then into
+source reads: the overload spreads to what the cache protects. So the node answers what it cannot start soon with
+503 and ``Retry-After`` before doing any work for it, and counts it (``shed``). The rule is the one of ASP.NET
+Core's concurrency limiter, Undertow's request limit or Envoy's circuit breakers: a bound on requests in flight,
+a bounded queue (a request that finds it full is turned away at once), and a bound on how long a request may
+wait in it (what keeps closed-loop clients from being answered with a flood of instant 503s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import dataclass
+
+
+class Overloaded(Exception):
+    """The node turned a request away before doing any work for it; ``reason`` says which bound it hit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdmissionLimits:
+    max_in_flight: int = 64
+    """Item requests handled at once (0: no limit). Sized so one core stays busy even when every request waits
+    on a 20 ms source read; the Redis pool gets as many connections, so admitted requests never wait for one."""
+    max_queue: int = 1024
+    """Requests waiting for a slot; one more is turned away at once."""
+    queue_timeout: float = 0.1
+    """Seconds a request may wait for a slot before it is turned away: a backlog the node works off in this time
+    is a burst, a longer one is overload."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_in_flight", "max_queue"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}={value!r}: must be a whole number, 0 or more")
+        if not isinstance(self.queue_timeout, int | float) or self.queue_timeout <= 0:
+            raise ValueError(f"queue_timeout={self.queue_timeout!r}: must be a positive number of seconds")
+
+
+class Admission:
+    """Slots for requests in flight; a freed slot goes to the longest waiter (no newcomer overtakes it)."""
+
+    def __init__(self, limits: AdmissionLimits) -> None:
+        self.limits = limits
+        self.in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiters)
+
+    def try_enter(self) -> bool:
+        """Takes a slot if one is free and nobody waits for one: the path of a node that keeps up."""
+        limit = self.limits.max_in_flight
+        if limit == 0 or (self.in_flight < limit and not self._waiters):
+            self.in_flight += 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Waits in line for a slot; Overloaded when the line is full or the wait too long."""
+        limits = self.limits
+        if len(self._waiters) >= limits.max_queue:
+            raise Overloaded(f"{self.in_flight} requests in flight and {len(self._waiters)} waiting")
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(limits.queue_timeout):
+                await waiter
+        except TimeoutError:
+            if _handed_over(waiter):
+                return  # the slot came as the wait ran out: it is this request's now
+            raise Overloaded(f"no free slot in {limits.queue_timeout * 1000:.0f} ms") from None
+        except asyncio.CancelledError:
+            if _handed_over(waiter):
+                self.leave()  # pass on the slot this request will not use
+            raise
+        finally:
+            if not _handed_over(waiter):  # timed out or cancelled: out of the line (leave() took the others)
+                waiter.cancel()
+                with contextlib.suppress(ValueError):  # leave() may have dropped it already
+                    self._waiters.remove(waiter)
+
+    def leave(self) -> None:
+        """Frees a slot: handed to the first waiter still waiting, if any."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.in_flight -= 1
+
+
+def _handed_over(waiter: asyncio.Future[None]) -> bool:
+    return waiter.done() and not waiter.cancelled()
