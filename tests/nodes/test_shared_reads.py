@@ -1,0 +1,68 @@
+"""Who may share a source read in flight, on its own (the reads are stand-ins that the test answers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nodes.shared_reads import SharedReads
+
+
+class Source:
+    """Reads that wait until the test answers them, numbered in the order they began."""
+
+    def __init__(self) -> None:
+        self.began: list[asyncio.Future[str]] = []
+
+    async def read(self) -> str:
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.began.append(answer)
+        return await answer
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_misses_with_the_same_observation_share_the_read_in_flight_whenever_they_come() -> None:
+    reads, source = SharedReads[str](), Source()
+    first = asyncio.create_task(reads.read(("item:1", 7), source.read))
+    await settle()
+    later = [asyncio.create_task(reads.read(("item:1", 7), source.read)) for _ in range(5)]
+    other_fence = asyncio.create_task(reads.read(("item:1", 8), source.read))
+    await settle()
+    assert len(source.began) == 2, "one read per observation"
+    source.began[0].set_result("v1")
+    source.began[1].set_result("v1 again")
+    assert await asyncio.gather(first, *later) == ["v1"] * 6
+    assert await other_fence == "v1 again"
+    assert len(reads) == 0
+
+
+async def test_a_request_that_observed_nothing_never_gets_a_read_that_began_before_it() -> None:
+    reads, source = SharedReads[str](), Source()
+    first = asyncio.create_task(reads.read(("item:1", None), source.read, began_after=reads.tick()))
+    await settle()
+    failed_at = reads.tick()  # a request whose cache read fails while the first read is under way
+    late = [asyncio.create_task(reads.read(("item:1", None), source.read, began_after=failed_at)) for _ in range(4)]
+    await settle()
+    assert len(source.began) == 1, "the late requests wait: the read under way may predate their requests"
+    source.began[0].set_result("old")
+    assert await first == "old"
+    await settle()
+    assert len(source.began) == 2, "one read for all the late requests, begun after they failed"
+    source.began[1].set_result("new")
+    assert await asyncio.gather(*late) == ["new"] * 4
+
+
+async def test_when_the_reading_request_fails_the_others_share_another_read() -> None:
+    reads, source = SharedReads[str](), Source()
+    tasks = [asyncio.create_task(reads.read("item:2", source.read)) for _ in range(3)]
+    await settle()
+    source.began[0].set_exception(ConnectionResetError("no answer"))
+    await settle()
+    assert len(source.began) == 2
+    source.began[1].set_result("v1")
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(outcomes[0], ConnectionResetError)
+    assert outcomes[1:] == ["v1", "v1"]
