@@ -26,9 +26,10 @@ def wait_ok(url: str, timeout: float = 15) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
+def spawn(stack: ExitStack, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    """``cwd``: where ``python -m`` finds its package first (another checkout's, for a baseline)."""
     process = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
     )
 
     def stop() -> None:

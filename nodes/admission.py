@@ -31,9 +31,11 @@ class AdmissionLimits:
     on a 20 ms source read; the Redis pool gets as many connections, so admitted requests never wait for one."""
     max_queue: int = 1024
     """Requests waiting for a slot; one more is turned away at once."""
-    queue_timeout: float = 0.1
+    queue_timeout: float = 0.2
     """Seconds a request may wait for a slot before it is turned away: a backlog the node works off in this time
-    is a burst, a longer one is overload."""
+    is a burst, a longer one is overload. As long as a read may wait for the cache (the cache timeout). Each
+    request turned away costs the node about 40% of a hit, and closed-loop clients send the next one at once: the
+    wait is also what keeps the node from spending itself on 503s."""
 
     def __post_init__(self) -> None:
         for name in ("max_in_flight", "max_queue"):
