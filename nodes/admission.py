@@ -15,6 +15,9 @@ import contextlib
 from collections import deque
 from dataclasses import dataclass
 
+SHED_HEADER = "X-Shed"
+"""Set on a response the node shed, with the reason: clients and scenarios tell a shed request from other 503s."""
+
 
 class Overloaded(Exception):
     """The node turned a request away before doing any work for it; ``reason`` says which bound it hit."""

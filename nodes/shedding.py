@@ -6,12 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from nodes.admission import Overloaded
+from nodes.admission import SHED_HEADER, Overloaded
 from nodes.item_writes import RETRY_AFTER_S
 from nodes.state import ADMISSION, COUNTERS, SETTINGS
-
-SHED_HEADER = "X-Shed"
-"""Set on a response the node shed (its value says why): clients and scenarios tell it from other 503s."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -18,6 +18,17 @@ from farm.scenario.history import Event, HistoryStream, Record
 from farm.scenario.result import CacheResult, SourceSample
 
 
+def reads_between(
+    before: dict[str, dict[str, int]] | None, after: dict[str, dict[str, int]] | None
+) -> dict[str, dict[str, int]] | None:
+    """The reads by node and item from one count of the source store to a later one (None if either is missing)."""
+    if before is None or after is None:
+        return None
+    return {
+        node: {key: n - before.get(node, {}).get(key, 0) for key, n in keys.items()} for node, keys in after.items()
+    }
+
+
 class Phases:
     """Where the loads put their records (and a test its recorded ones): kept in the result's compact columns,
     and streamed to history.jsonl when ``history`` is given."""
@@ -61,6 +72,14 @@ class Phases:
         self._source_before = result.source_samples[-1]
         return verdicts
 
+    def _by_node_before(self, sample: SourceSample) -> dict[str, dict[str, int]] | None:
+        """The reads by node of ``sample``, or of the last sample before it that has them: a steady sample may land
+        between the one a phase's end took and the phase's judgement."""
+        if sample.reads_by_node is not None:
+            return sample.reads_by_node
+        earlier = (s for s in reversed(self.result.source_samples) if s.at <= sample.at)
+        return next((s.reads_by_node for s in earlier if s.reads_by_node is not None), None)
+
     def whole_run(self) -> Figures:
         result = self.result
         since = result.source_samples[0] if result.source_samples else SourceSample(0, 0, 0)
@@ -76,9 +95,10 @@ class Phases:
     ) -> Figures:
         result = self.result
         last = result.source_samples[-1] if result.source_samples else since
+        by_node = reads_between(self._by_node_before(since), self._by_node_before(last))
         return measure(
             records,
-            source=SourceCount(last.reads - since.reads, last.writes - since.writes),
+            source=SourceCount(last.reads - since.reads, last.writes - since.writes, by_node),
             events=events,
             starts=result.starts,
             epoch_wall=result.epoch_wall,

@@ -17,6 +17,8 @@ class SourceSample:
     at: float
     reads: int
     writes: int
+    reads_by_node: dict[str, dict[str, int]] | None = None
+    """Reads by node, then by item: read where phases begin and end only (the steady samples keep the totals)."""
 
 
 @dataclass

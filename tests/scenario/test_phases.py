@@ -140,3 +140,21 @@ def test_the_history_streams_to_its_file_in_batches(tmp_path: Path, monkeypatch:
     stream.flush()
     assert list(read_history(path, "redis")) == records, "every record, in order, once flushed"
     assert threading.current_thread().name not in writers, "batches are encoded off the caller's thread"
+
+
+def test_reads_by_node_are_judged_from_the_samples_taken_where_phases_end() -> None:
+    """A steady sample (totals only) that lands after a phase's end is skipped for the reads by node."""
+    result = CacheResult("redis")
+    result.source_samples.append(SourceSample(0, 0, 0, {}))
+    phases = Phases(result)
+    phases.begin()
+    phases.append(read(0.5, 1, 1, hit=False))
+    result.source_samples.append(SourceSample(1.0, 2, 0, {"node-1": {"1": 2}}))
+    result.source_samples.append(SourceSample(1.1, 2, 0))
+    [first] = phases.expect({"max_source_reads_per_key_per_node": {"max": 1}}, 3, now=1.2)
+    assert (first.value, first.passed) == (2, False)
+    phases.append(read(1.5, 1, 1))
+    result.source_samples.append(SourceSample(2.0, 3, 0, {"node-1": {"1": 2}, "node-2": {"1": 1}}))
+    [second] = phases.expect({"max_source_reads_per_key_per_node": {"max": 1}}, 5, now=2.1)
+    assert (second.value, second.passed) == (1, True)
+    assert phases.whole_run().values["max_source_reads_per_key_per_node"] == 2
