@@ -10,7 +10,7 @@ from farm.scenario.keys import DISTRIBUTIONS
 from farm.scenario.load import DEFAULT_CONCURRENCY, LoadRun, LoadSpec, write_keys
 from farm.scenario.steps.base import NODE_NAME, POSITIVE, JsonSchema, Step, StepContext
 
-_STEP_ONLY = ("name", "seed", "background")
+_STEP_ONLY = ("name", "seed", "background", "via")
 """Body fields that are the step's own; every other one is a ``LoadSpec`` field of the same name."""
 
 
@@ -32,6 +32,7 @@ class LoadStep(Step):
             "seed": {"type": "integer"},
             "background": {"type": "boolean"},
             "page": {"enum": ["items", "home"]},
+            "via": NODE_NAME,
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}],
@@ -45,28 +46,36 @@ class LoadStep(Step):
         f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
         f"(default {LoadSpec.keys}); `distribution` `uniform` (default) or `zipf` with `zipf_s` (default "
         f"{LoadSpec.zipf_s}); `read_ratio` (default {LoadSpec.read_ratio}: reads only); `seed`; `page` `items` "
-        "(default) or `home`; `name`; `background`"
+        "(default) or `home`; `name`; `background`; `via: node-1`"
     )
     doc: ClassVar[str] = (
         "Clients send requests through the proxy: GET `/items/{key}` and, for `1 - read_ratio` of them, PUT of a "
         "new price. With `concurrency` each client sends its next request when the previous one is answered; with "
         "`rate` requests start on schedule however long earlier ones take. `page: home` reads the sample's home "
         "page instead (its cached time and `Last-Server-Start-Time`). With `background: true` the next steps run "
-        "while it goes on."
+        "while it goes on. With `via` the clients go straight to that node instead of through the proxy."
     )
 
     spec: LoadSpec
     name: str | None = None
     seed: int | None = None
     background: bool = False
+    via: str | None = None
+    """A node the clients go to straight (one node under the whole load); None: the proxy."""
 
     @classmethod
     def parse(cls, body: Any, line: int) -> Self:
         spec = LoadSpec(**{k: v for k, v in body.items() if k not in _STEP_ONLY})
         if spec.concurrency is None and spec.rate is None:
             spec = replace(spec, concurrency=DEFAULT_CONCURRENCY)
+        background = body.get("background", False)
         return cls(
-            line=line, spec=spec, name=body.get("name"), seed=body.get("seed"), background=body.get("background", False)
+            line=line,
+            spec=spec,
+            name=body.get("name"),
+            seed=body.get("seed"),
+            background=background,
+            via=body.get("via"),
         )
 
     def describe(self) -> str:
@@ -74,11 +83,12 @@ class LoadStep(Step):
         amount = f"{spec.duration_s:g} s" if spec.duration_s is not None else f"{spec.requests} requests"
         pace = f"{spec.rate:g}/s" if spec.rate is not None else f"x{spec.concurrency}"
         name = f" {self.name}" if self.name is not None else ""
-        return f"load{name} {amount} {pace}{' (background)' if self.background else ''}"
+        via = f" via {self.via}" if self.via is not None else ""
+        return f"load{name} {amount} {pace}{via}{' (background)' if self.background else ''}"
 
     async def run(self, ctx: StepContext, index: int) -> None:
         spec = replace(self.spec, seed=ctx.seed_for(index, self.seed))
-        load = LoadRun(ctx.state.proxy_url, spec, self.numbered(index), ctx.records, ctx.epoch)
+        load = LoadRun(target_url(ctx, self.via), spec, self.numbered(index), ctx.records, ctx.epoch)
         if self.background:
             ctx.in_background(load.run())
         else:
@@ -113,11 +123,15 @@ class WriteStep(Step):
         return f"write keys {', '.join(map(str, self.keys))}{via}"
 
     async def run(self, ctx: StepContext, index: int) -> None:
-        state = ctx.state
-        if self.via is None:
-            url = state.proxy_url
-        elif self.via in state.nodes:
-            url = state.node_url(self.via)
-        else:
-            raise FarmError(f"write via {self.via}: no such node now (nodes: {', '.join(state.nodes)})")
+        url = target_url(ctx, self.via)
         await write_keys(url, list(self.keys), self.numbered(index), ctx.records, ctx.epoch)
+
+
+def target_url(ctx: StepContext, via: str | None) -> str:
+    """Where a step's requests go: the proxy, or straight to the node ``via``."""
+    state = ctx.state
+    if via is None:
+        return state.proxy_url
+    if via in state.nodes:
+        return state.node_url(via)
+    raise FarmError(f"via {via}: no such node now (nodes: {', '.join(state.nodes)})")
