@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -81,10 +82,11 @@ def _item_key(request: web.Request) -> tuple[str, str]:
 
 async def get_item(request: web.Request) -> web.Response:
     app = request.app
+    arrived = time.monotonic()
     item_id, key = _item_key(request)
     cache, coordination = app[CACHE], app[CACHE].coordination
     seen: Observation | None = None
-    failed_at: int | None = None
+    failed = False
     # While this node owes the cache an invalidation, the cache may hold an entry older than its own write.
     if coordination is not None and not app[DEBTS].blocking_reads:
         try:
@@ -93,13 +95,13 @@ async def get_item(request: web.Request) -> web.Response:
             # The answer sat unread while the node was swamped: the source store is no place for its backlog.
             return shed(request, "too busy to read the cache in time")
         except CacheUnavailable:
-            failed_at = app[READS].tick()
+            failed = True
         else:
             if cached is not None:
                 app[COUNTERS].add("hits")
                 return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
     app[COUNTERS].add("misses")
-    reply = await _read_through(request, item_id, key, seen, failed_at)
+    reply = await _read_through(request, item_id, key, seen, arrived if failed else None)
     return reply.response({"X-Cache": "MISS"})
 
 
@@ -116,19 +118,19 @@ async def _read_and_add(request: web.Request, item_id: str, key: str, seen: Obse
 
 
 async def _read_through(
-    request: web.Request, item_id: str, key: str, seen: Observation | None, failed_at: int | None
+    request: web.Request, item_id: str, key: str, seen: Observation | None, failed_since: float | None
 ) -> SourceReply:
     """One source read per item at a time on this node, shared as nodes.shared_reads allows: by the requests that
-    missed with the same observation, or by those whose cache read failed (``failed_at``) before it began."""
+    missed with the same observation, and by those whose cache read failed (``failed_since``: when they arrived)."""
     reads = request.app[READS]
 
     def read() -> Awaitable[SourceReply]:
         return _read_and_add(request, item_id, key, seen)
 
     if seen is not None and not seen.locked:
-        return await reads.read((key, seen.fence), read)
-    if failed_at is not None:
-        return await reads.read((key, None), read, began_after=failed_at)
+        return await reads.read(key, seen.fence, read)
+    if failed_since is not None:
+        return await reads.read(key, None, read, arrived=failed_since)
     # No cache, a per-node cache that owes an invalidation, or a writer holding the lock: each reads for itself.
     return await read()
 

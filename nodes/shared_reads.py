@@ -7,58 +7,66 @@ finished before the request began.
 - Requests that missed with the same observation (the item's fence, no lock held) share one read whenever they
   come: no write took the lock between the first of them missing and the last, so every write that finished
   before the last one missed was applied before the shared read began (farm.cache.coordination).
-- A request whose cache read failed observed nothing. It may only share a read that began after it failed: that
-  read sees every write that finished before the request began. A read already under way is waited for, and the
-  requests that failed meanwhile share the next one. So with the cache down a burst of one item costs one read at
-  a time, not one per request.
+- A request whose cache read failed observed nothing. It may share any read of the item that began after the
+  request arrived: that read sees every write that finished before the request began. A read without an
+  observation that is already under way and began earlier is waited for, and the requests that arrived meanwhile
+  share the next one: with the cache down a burst of one item costs one read at a time, not one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Awaitable, Callable, Hashable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
+BLIND = None
+"""The fence of a read for requests that observed nothing."""
 
 
 @dataclass
 class _Read(Generic[T]):
-    began: int
-    """The tick at which it began (see SharedReads.tick)."""
+    began: float = field(default_factory=time.monotonic)
     answer: asyncio.Future[T] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class SharedReads(Generic[T]):
-    """Reads in flight by slot: a slot is what makes two requests' reads interchangeable (an item and a fence)."""
+    """Reads in flight by item, then by the fence their requests observed (``BLIND``: none)."""
 
     def __init__(self) -> None:
-        self._reads: dict[Hashable, _Read[T]] = {}
-        self._ticks = itertools.count()
+        self._reads: dict[str, dict[int | None, _Read[T]]] = {}
 
     def __len__(self) -> int:
-        return len(self._reads)
+        return sum(len(reads) for reads in self._reads.values())
 
-    def tick(self) -> int:
-        """A point in this node's order of events: a read joined with ``began_after=tick`` began after it."""
-        return next(self._ticks)
-
-    async def read(self, slot: Hashable, read: Callable[[], Awaitable[T]], *, began_after: int | None = None) -> T:
-        """The answer of the read in flight for ``slot``, or of a new one. ``began_after``: share only a read that
-        began after that tick, and wait for one that began earlier to finish first; None: share any."""
-        while (pending := self._reads.get(slot)) is not None:
-            if began_after is not None and pending.began <= began_after:
-                await asyncio.wait([pending.answer])  # its answer may predate this request: wait for the next read
-                continue
+    async def read(
+        self, key: str, fence: int | None, read: Callable[[], Awaitable[T]], *, arrived: float | None = None
+    ) -> T:
+        """The answer of a read in flight that this request may share, or of a new one. ``fence``: what the request
+        observed on its miss; None when its cache read failed, and then ``arrived``: ``time.monotonic()`` when the
+        request arrived."""
+        if fence is None and arrived is None:
+            raise ValueError("fence=None: a request that observed nothing needs arrived, when it arrived")
+        while True:
+            reads = self._reads.get(key, {})
+            if fence is not None:
+                pending = reads.get(fence)
+            else:
+                pending = next((r for r in reads.values() if r.began > cast(float, arrived)), None)
+                if pending is None and BLIND in reads:
+                    await asyncio.wait([reads[BLIND].answer])  # it may predate this request: wait for the next read
+                    continue
+            if pending is None:
+                break
             try:
                 return await asyncio.shield(pending.answer)
             except asyncio.CancelledError:
                 if not pending.answer.cancelled():
                     raise  # this request was cancelled
                 # the request that was reading failed or was cancelled: another read, shared by those waiting
-        own = self._reads[slot] = _Read[T](self.tick())
+        own = self._reads.setdefault(key, {})[fence] = _Read[T]()
         try:
             answer = await read()
             own.answer.set_result(answer)
@@ -67,5 +75,8 @@ class SharedReads(Generic[T]):
             own.answer.cancel()  # waiters read again: an exception object is not shared between requests
             raise
         finally:
-            if self._reads.get(slot) is own:
-                del self._reads[slot]
+            reads = self._reads[key]
+            if reads.get(fence) is own:
+                del reads[fence]
+                if not reads:
+                    del self._reads[key]
