@@ -198,7 +198,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app[COUNTERS] = NodeCounters(settings.name)
     app[STARTED_AT] = utc_now_iso()
     app[LAST_START] = FarmStartTime(app[STARTED_AT])
-    app[READS] = SharedReads()
+    app[READS] = SharedReads(linger=settings.cache_timeout)
     app[ADMISSION] = Admission(settings.admission)
     app[LOOP_LAG] = LoopLag()
 

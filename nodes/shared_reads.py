@@ -11,6 +11,10 @@ finished before the request began.
   request arrived: that read sees every write that finished before the request began. A read without an
   observation that is already under way and began earlier is waited for, and the requests that arrived meanwhile
   share the next one: with the cache down a burst of one item costs one read at a time, not one per request.
+
+Neither rule needs the read to be still under way, so a read's answer stays on hand for ``linger`` seconds after
+it ends: a request whose miss the cache served just before the read's own add landed finds it there instead of
+reading again (with a cache that answers slowly, that window is a whole cache call).
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ class _Read(Generic[T]):
 
 
 class SharedReads(Generic[T]):
-    """Reads in flight by item, then by the fence their requests observed (``BLIND``: none)."""
+    """Reads in flight (or just ended) by item, then by the fence their requests observed (``BLIND``: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, linger: float = 0.0) -> None:
+        """``linger``: seconds a read's answer stays on hand after it ends (the node: its cache timeout)."""
+        self.linger = linger
         self._reads: dict[str, dict[int | None, _Read[T]]] = {}
 
     def __len__(self) -> int:
@@ -55,8 +61,9 @@ class SharedReads(Generic[T]):
                 pending = reads.get(fence)
             else:
                 pending = next((r for r in reads.values() if r.began > cast(float, arrived)), None)
-                if pending is None and BLIND in reads:
-                    await asyncio.wait([reads[BLIND].answer])  # it may predate this request: wait for the next read
+                earlier = reads.get(BLIND)
+                if pending is None and earlier is not None and not earlier.answer.done():
+                    await asyncio.wait([earlier.answer])  # it may predate this request: wait for the next read
                     continue
             if pending is None:
                 break
@@ -69,14 +76,17 @@ class SharedReads(Generic[T]):
         own = self._reads.setdefault(key, {})[fence] = _Read[T]()
         try:
             answer = await read()
-            own.answer.set_result(answer)
-            return answer
         except BaseException:
             own.answer.cancel()  # waiters read again: an exception object is not shared between requests
+            self._forget(key, fence, own)
             raise
-        finally:
-            reads = self._reads[key]
-            if reads.get(fence) is own:
-                del reads[fence]
-                if not reads:
-                    del self._reads[key]
+        own.answer.set_result(answer)
+        asyncio.get_running_loop().call_later(self.linger, self._forget, key, fence, own)
+        return answer
+
+    def _forget(self, key: str, fence: int | None, read: _Read[T]) -> None:
+        reads = self._reads.get(key)
+        if reads is not None and reads.get(fence) is read:  # not a later read of the same slot
+            del reads[fence]
+            if not reads:
+                del self._reads[key]

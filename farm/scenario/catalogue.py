@@ -128,6 +128,14 @@ FIGURES: tuple[Figure, ...] = (
         always_shown=True,
     ),
     Figure(
+        "cache_errors",
+        "cache errors (nodes)",
+        COUNT,
+        "Cache calls the nodes counted as failed or timed out in the phase (their `/stats`, read where phases begin "
+        "and end; a node that started in the phase counts from its start). A timeout that the node's own busy loop "
+        "caused is no cache error: the node sheds that request.",
+    ),
+    Figure(
         "max_source_reads_per_key_per_node",
         "most source reads of a key by a node",
         COUNT,

@@ -136,13 +136,23 @@ def measure(
     epoch_wall: float = 0.0,
     seconds: float | None = None,
     writes: WriteIndex | None = None,
+    cache_errors: int | None = None,
 ) -> Figures:
     """The catalogue's figures of ``records``. ``writes`` holds the writes acknowledged before this stretch (its
-    reads are judged against them too); this stretch's writes are added to it."""
+    reads are judged against them too); this stretch's writes are added to it. ``cache_errors``: the nodes' own
+    count over the stretch (None: not read)."""
     tally = Tally(writes if writes is not None else WriteIndex())
     for record in records:
         tally.add(record)
-    return finish(tally, source=source, events=events, starts=starts, epoch_wall=epoch_wall, seconds=seconds)
+    return finish(
+        tally,
+        source=source,
+        events=events,
+        starts=starts,
+        epoch_wall=epoch_wall,
+        seconds=seconds,
+        cache_errors=cache_errors,
+    )
 
 
 def finish(
@@ -153,6 +163,7 @@ def finish(
     starts: Sequence[NodeStart] = (),
     epoch_wall: float = 0.0,
     seconds: float | None = None,
+    cache_errors: int | None = None,
 ) -> Figures:
     """The figures of a stretch whose records have all gone through ``tally``."""
     any_requests = tally.requests > 0
@@ -182,6 +193,7 @@ def finish(
         "source_requests": source.reads,
         "source_writes": source.writes,
         "source_requests_per_key": source.reads / len(tally.read_keys) if tally.read_keys else None,
+        "cache_errors": cache_errors,
         "max_source_reads_per_key_per_node": _most_reads(source.reads_by_node) if tally.read_keys else None,
         "coherence_violations": stale.stale if tally.acknowledged_writes else None,
         "stale_reads": stale.stale if stale.judged else None,

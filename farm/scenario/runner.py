@@ -22,7 +22,7 @@ from farm.scenario.expectations import Verdict
 from farm.scenario.figures import NodeStart, parse_utc
 from farm.scenario.history import Event, HistoryStream
 from farm.scenario.phases import Phases
-from farm.scenario.result import CacheResult, SourceSample
+from farm.scenario.result import CacheResult, NodeSample, SourceSample
 from farm.scenario.spec import Scenario
 from farm.scenario.steps import Step
 from farm.state import FarmState
@@ -125,6 +125,7 @@ class ScenarioRunner:
         """Judges everything since the previous ``expect`` (or the start), once background loads are done."""
         await self._finish_background()
         await self._sample_source(by_node=True)
+        await self._sample_nodes()
         await asyncio.to_thread(self.records.flush)
         # Judging a long phase takes a while: in a thread, so that the source sampler's loop is never held up.
         verdicts = await asyncio.to_thread(self.records.expect, thresholds, line, self.now())
@@ -150,6 +151,7 @@ class ScenarioRunner:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self.http = http
             await self._sample_source(by_node=True)
+            await self._sample_nodes()
             self.records.begin()
             sampler = asyncio.create_task(self._sample_source_forever())
             try:
@@ -172,6 +174,7 @@ class ScenarioRunner:
                 sampler.cancel()
                 await asyncio.to_thread(self.records.flush)
             await self._sample_source(by_node=True)
+            await self._sample_nodes()
         self.result.seconds = self.now()
         self.result.figures = await asyncio.to_thread(self.records.whole_run)
         return self.result
@@ -206,6 +209,18 @@ class ScenarioRunner:
                 await self._sample_source()
             except FarmError:
                 continue  # a missed sample only coarsens the source series; the totals come from later ones
+
+    async def _sample_nodes(self) -> None:
+        """Each node's own count of cache errors (a node that does not answer now is left out)."""
+        state, counts = self.state, {}
+        for name in state.nodes:
+            try:
+                async with self.http.get(state.node_url(name) + "/stats", timeout=NODE_LOOK_TIMEOUT) as reply:
+                    stats = await reply.json()
+                counts[name] = (str(stats["started_at"]), int(stats["cache_errors"]))
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                continue
+        self.result.node_samples.append(NodeSample(self.now(), counts))
 
     async def _note_starts(self) -> None:
         """Each node's start time, as it reports it: what ``Last-Server-Start-Time`` should show."""

@@ -9,6 +9,8 @@ import pytest
 
 from nodes.shared_reads import SharedReads
 
+NEVER = 600.0
+
 
 class Source:
     """Reads that wait until the test answers them, in the order they began."""
@@ -39,7 +41,8 @@ async def test_misses_with_the_same_observation_share_the_read_in_flight_wheneve
     source.began[1].set_result("v1 again")
     assert await asyncio.gather(first, *later) == ["v1"] * 6
     assert await other_fence == "v1 again"
-    assert len(reads) == 0
+    await settle()
+    assert len(reads) == 0, "forgotten once they ended (no linger)"
 
 
 async def test_a_request_that_observed_nothing_never_gets_a_read_that_began_before_it_arrived() -> None:
@@ -84,3 +87,20 @@ async def test_when_the_reading_request_fails_the_others_share_another_read() ->
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(outcomes[0], ConnectionResetError)
     assert outcomes[1:] == ["v1", "v1"]
+
+
+async def test_an_answer_lingers_for_the_misses_that_come_just_after_its_read_ended() -> None:
+    """A request whose miss the cache served just before the first read's add landed: that read is recent enough."""
+    reads, source = SharedReads[str](linger=NEVER), Source()
+    first = asyncio.create_task(reads.read("item:3", 7, source.read))
+    await settle()
+    source.began[0].set_result("v1")
+    assert await first == "v1"
+    assert await reads.read("item:3", 7, source.read) == "v1"
+    assert len(source.began) == 1
+    arrived = time.monotonic()  # after the read began: a request that observed nothing needs a read of its own
+    blind = asyncio.create_task(reads.read("item:3", None, source.read, arrived=arrived))
+    await settle()
+    assert len(source.began) == 2
+    source.began[1].set_result("v1, read again")
+    assert await blind == "v1, read again"
