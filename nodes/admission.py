@@ -55,7 +55,8 @@ class Admission:
     def __init__(self, limits: AdmissionLimits) -> None:
         self.limits = limits
         self.in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[bool]] = deque()
+        """Each resolves True when handed a slot, False when its wait ran out."""
 
     @property
     def queued(self) -> int:
@@ -70,38 +71,48 @@ class Admission:
         return False
 
     async def wait(self) -> None:
-        """Waits in line for a slot; Overloaded when the line is full or the wait too long."""
+        """Waits in line for a slot; Overloaded when the line is full or the wait too long. The wait's end is a
+        timer on the waiter itself, not a cancellation of the request: a turned-away request costs little."""
         limits = self.limits
         if len(self._waiters) >= limits.max_queue:
             raise Overloaded(f"{self.in_flight} requests in flight and {len(self._waiters)} waiting")
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(waiter)
+        expiry = loop.call_later(limits.queue_timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(limits.queue_timeout):
-                await waiter
-        except TimeoutError:
-            if _handed_over(waiter):
-                return  # the slot came as the wait ran out: it is this request's now
-            raise Overloaded(f"no free slot in {limits.queue_timeout * 1000:.0f} ms") from None
+            admitted = await waiter
         except asyncio.CancelledError:
             if _handed_over(waiter):
                 self.leave()  # pass on the slot this request will not use
+            else:
+                waiter.cancel()
+                self._leave_line(waiter)
             raise
         finally:
-            if not _handed_over(waiter):  # timed out or cancelled: out of the line (leave() took the others)
-                waiter.cancel()
-                with contextlib.suppress(ValueError):  # leave() may have dropped it already
-                    self._waiters.remove(waiter)
+            expiry.cancel()
+        if not admitted:
+            self._leave_line(waiter)
+            raise Overloaded(f"no free slot in {limits.queue_timeout * 1000:.0f} ms")
+
+    def _leave_line(self, waiter: asyncio.Future[bool]) -> None:
+        with contextlib.suppress(ValueError):  # leave() may have dropped it already
+            self._waiters.remove(waiter)
 
     def leave(self) -> None:
         """Frees a slot: handed to the first waiter still waiting, if any."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return
         self.in_flight -= 1
 
 
-def _handed_over(waiter: asyncio.Future[None]) -> bool:
-    return waiter.done() and not waiter.cancelled()
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+def _handed_over(waiter: asyncio.Future[bool]) -> bool:
+    return waiter.done() and not waiter.cancelled() and waiter.result()
