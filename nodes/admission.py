@@ -11,7 +11,6 @@ wait in it (what keeps closed-loop clients from being answered with a flood of i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from dataclasses import dataclass
 
@@ -50,22 +49,23 @@ class AdmissionLimits:
 
 
 class Admission:
-    """Slots for requests in flight; a freed slot goes to the longest waiter (no newcomer overtakes it)."""
+    """Slots for requests in flight; a freed slot goes to the longest waiter (no newcomer overtakes it).
+
+    Requests wait in line only while every slot is taken: a slot is freed either to a waiter or, with nobody
+    waiting, back to the pool, so no slot is ever lost to a waiter whose time ran out just then."""
 
     def __init__(self, limits: AdmissionLimits) -> None:
         self.limits = limits
         self.in_flight = 0
-        self._waiters: deque[asyncio.Future[bool]] = deque()
-        """Each resolves True when handed a slot, False when its wait ran out."""
-
-    @property
-    def queued(self) -> int:
-        return len(self._waiters)
+        self.queued = 0
+        """Requests waiting for a slot now."""
+        self._line: deque[asyncio.Future[bool]] = deque()
+        """Each resolves True when handed a slot, False when its wait ran out; resolved ones are dropped lazily."""
 
     def try_enter(self) -> bool:
         """Takes a slot if one is free and nobody waits for one: the path of a node that keeps up."""
         limit = self.limits.max_in_flight
-        if limit == 0 or (self.in_flight < limit and not self._waiters):
+        if limit == 0 or (self.in_flight < limit and not self.queued):
             self.in_flight += 1
             return True
         return False
@@ -74,45 +74,41 @@ class Admission:
         """Waits in line for a slot; Overloaded when the line is full or the wait too long. The wait's end is a
         timer on the waiter itself, not a cancellation of the request: a turned-away request costs little."""
         limits = self.limits
-        if len(self._waiters) >= limits.max_queue:
-            raise Overloaded(f"{self.in_flight} requests in flight and {len(self._waiters)} waiting")
+        if self.queued >= limits.max_queue:
+            raise Overloaded(f"{self.in_flight} requests in flight and {self.queued} waiting")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(waiter)
-        expiry = loop.call_later(limits.queue_timeout, _expire, waiter)
+        line = self._line
+        while line and line[0].done():  # those whose wait ran out first, in a line nobody left
+            line.popleft()
+        line.append(waiter)
+        self.queued += 1
+        expiry = loop.call_later(limits.queue_timeout, self._expire, waiter)
         try:
             admitted = await waiter
         except asyncio.CancelledError:
-            if _handed_over(waiter):
-                self.leave()  # pass on the slot this request will not use
-            else:
-                waiter.cancel()
-                self._leave_line(waiter)
+            if waiter.cancelled():  # the request was cancelled while it waited
+                self.queued -= 1
+            elif waiter.result():
+                self.leave()  # handed a slot it will not use: pass it on
             raise
         finally:
             expiry.cancel()
         if not admitted:
-            self._leave_line(waiter)
             raise Overloaded(f"no free slot in {limits.queue_timeout * 1000:.0f} ms")
 
-    def _leave_line(self, waiter: asyncio.Future[bool]) -> None:
-        with contextlib.suppress(ValueError):  # leave() may have dropped it already
-            self._waiters.remove(waiter)
+    def _expire(self, waiter: asyncio.Future[bool]) -> None:
+        if not waiter.done():
+            waiter.set_result(False)
+            self.queued -= 1
 
     def leave(self) -> None:
         """Frees a slot: handed to the first waiter still waiting, if any."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        line = self._line
+        while line:
+            waiter = line.popleft()
             if not waiter.done():
                 waiter.set_result(True)
+                self.queued -= 1
                 return
         self.in_flight -= 1
-
-
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
-
-
-def _handed_over(waiter: asyncio.Future[bool]) -> bool:
-    return waiter.done() and not waiter.cancelled() and waiter.result()

@@ -71,6 +71,18 @@ async def test_a_slot_handed_to_a_request_cancelled_meanwhile_goes_to_the_next_o
     assert (admission.in_flight, admission.queued) == (1, 0)
 
 
+async def test_a_slot_freed_as_the_only_waiter_runs_out_of_time_is_free_for_the_next_request() -> None:
+    admission = Admission(AdmissionLimits(max_in_flight=1, max_queue=5, queue_timeout=NEVER))
+    assert admission.try_enter()
+    late = await waiting(admission, 1)
+    admission._expire(admission._line[0])  # its wait runs out; its request has not run again yet
+    admission.leave()  # then the request in flight ends
+    assert (admission.in_flight, admission.queued) == (0, 0)
+    assert admission.try_enter(), "nobody waits: the slot is not kept for a request that was turned away"
+    with pytest.raises(Overloaded, match="no free slot"):
+        await late[0]
+
+
 async def test_without_a_limit_every_request_enters() -> None:
     admission = Admission(AdmissionLimits(max_in_flight=0))
     assert all(admission.try_enter() for _ in range(10_000))
