@@ -33,11 +33,12 @@ class AdmissionLimits:
     on a 20 ms source read; the Redis pool gets as many connections, so admitted requests never wait for one."""
     max_queue: int = 1024
     """Requests waiting for a slot; one more is turned away at once."""
-    queue_timeout: float = 0.2
+    queue_timeout: float = 0.5
     """Seconds a request may wait for a slot before it is turned away: a backlog the node works off in this time
-    is a burst, a longer one is overload. As long as a read may wait for the cache (the cache timeout). Each
-    request turned away costs the node about 40% of a hit, and closed-loop clients send the next one at once: the
-    wait is also what keeps the node from spending itself on 503s."""
+    is a burst, a longer one is overload. A turned-away request still costs the node its HTTP work, and clients
+    that do not wait for ``Retry-After`` send the next one at once: with 512 such clients on one node, 200 ms
+    turned a third of them away and cost both goodput and latency (0.52-0.62 of the 32-client rate, p99 about
+    500 ms), where 500 ms turned none away (0.91-0.97, p99 about 350 ms; bench/overload.py --node-args)."""
 
     def __post_init__(self) -> None:
         for name in ("max_in_flight", "max_queue"):
