@@ -30,6 +30,7 @@ def wait_ok(url: str, timeout: float = 15) -> None:
 def spawn(
     stack: ExitStack, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """``cwd``: where ``python -m`` finds its package first (another checkout's, for a baseline)."""
     process = subprocess.Popen(
         args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

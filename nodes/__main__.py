@@ -13,9 +13,10 @@ from datetime import timedelta
 from aiohttp import web
 
 from farm.cache import mask_secrets
+from nodes.admission import AdmissionLimits
 from nodes.app import create_app
 from nodes.replica import ReplicaNameError, replica_name
-from nodes.settings import SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
+from nodes.settings import LISTEN_BACKLOG, SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
@@ -53,6 +54,25 @@ def main() -> None:
         action="store_true",
         help="log a line per request at INFO (off by default: it costs a busy node a third of its cache hits)",
     )
+    defaults = AdmissionLimits()
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=defaults.max_in_flight,
+        help=f"item requests handled at once, 0 for no limit (default {defaults.max_in_flight}); more wait in line",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=defaults.max_queue,
+        help=f"requests waiting in line (default {defaults.max_queue}); one more is answered 503 at once",
+    )
+    parser.add_argument(
+        "--queue-timeout-ms",
+        type=float,
+        default=defaults.queue_timeout * 1000,
+        help=f"how long a request may wait in line before it is shed (default {defaults.queue_timeout * 1000:g})",
+    )
     args = parser.parse_args()
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
     if not cache_url:
@@ -76,6 +96,7 @@ def main() -> None:
         access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         loop=event_loop(),
+        backlog=LISTEN_BACKLOG,
     )
     sys.exit(0)
 
@@ -101,6 +122,9 @@ def node_settings(args: argparse.Namespace, cache_url: str) -> NodeSettings:
         write_cache_timeout=args.write_cache_timeout_ms / 1000,
         source_timeout=args.source_timeout,
         write_policy=args.write_policy,
+        admission=AdmissionLimits(
+            max_in_flight=args.max_in_flight, max_queue=args.max_queue, queue_timeout=args.queue_timeout_ms / 1000
+        ),
     )
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -17,19 +18,25 @@ from aiohttp import web
 from farm.cache import DistributedCache, EntryOptions, from_url
 from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
-from nodes.cache_access import CacheUnavailable, GuardedCache
+from nodes.admission import Admission
+from nodes.cache_access import CacheUnavailable, GuardedCache, NodeBusy
 from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
 from nodes.item_writes import write_item
+from nodes.loop_lag import LoopLag
 from nodes.pages import home_page
 from nodes.settings import NodeSettings
+from nodes.shared_reads import SharedReads
+from nodes.shedding import admitted, shed
 from nodes.source_client import SourceReply
 from nodes.state import (
+    ADMISSION,
     CACHE,
     COUNTERS,
     DEBTS,
     LAST_START,
-    MISSES,
+    LOOP_LAG,
+    READS,
     SETTINGS,
     SOURCE,
     STARTED_AT,
@@ -44,6 +51,8 @@ inside the 1 s within which scenarios count node starts as simultaneous (at 1 s,
 could still show the previous start)."""
 CACHED_TIME_KEY = "CachedTime"
 CACHED_TIME_OPTIONS = EntryOptions(sliding_expiration=timedelta(seconds=20))
+SPARE_CACHE_CONNECTIONS = 8
+"""Redis connections beyond one per request in flight: the background refresh, owed invalidations, the home page."""
 
 
 def utc_now_iso() -> str:
@@ -70,20 +79,28 @@ def _item_key(request: web.Request) -> tuple[str, str]:
 
 async def get_item(request: web.Request) -> web.Response:
     app = request.app
+    arrived = time.monotonic()
     item_id, key = _item_key(request)
     cache, coordination = app[CACHE], app[CACHE].coordination
     seen: Observation | None = None
+    failed = False
     # While this node owes the cache an invalidation, the cache may hold an entry older than its own write.
     if coordination is not None and not app[DEBTS].blocking_reads:
-        with contextlib.suppress(CacheUnavailable):
+        try:
             cached, seen = await cache.call(coordination.aget_observing(key), f"get of {key!r}")
+        except NodeBusy:
+            # The answer sat unread while the node was swamped: the source store is no place for its backlog.
+            return shed(request, "too busy to read the cache in time")
+        except CacheUnavailable:
+            failed = True
+        else:
             if cached is not None:
                 app[COUNTERS].add("hits")
                 return web.Response(body=cached, content_type="application/json", headers={"X-Cache": "HIT"})
             if seen is not None and seen.foreign is not None:
                 cache.note_foreign(key, seen.foreign)  # a cache error; the add below replaces it
     app[COUNTERS].add("misses")
-    reply = await _read_through(request, item_id, key, seen)
+    reply = await _read_through(request, item_id, key, seen, arrived if failed else None)
     return reply.response({"X-Cache": "MISS"})
 
 
@@ -99,33 +116,22 @@ async def _read_and_add(request: web.Request, item_id: str, key: str, seen: Obse
     return reply
 
 
-async def _read_through(request: web.Request, item_id: str, key: str, seen: Observation | None) -> SourceReply:
-    """One source read per item and observation at a time on this node: requests that miss with the same
-    fence and no lock held share it. No write took the lock between the first of them missing and the last, so
-    every write that finished before the last one missed was applied before the shared read began."""
-    if seen is None or seen.locked:
-        return await _read_and_add(request, item_id, key, seen)
-    misses = request.app[MISSES]
-    shared = (key, seen.fence)
-    pending = misses.get(shared)
-    if pending is not None:
-        try:
-            return await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            if not pending.cancelled():
-                raise  # this request was cancelled
-            # the request that was reading failed or was cancelled: read for ourselves
-    pending = misses[shared] = asyncio.get_running_loop().create_future()
-    try:
-        reply = await _read_and_add(request, item_id, key, seen)
-        pending.set_result(reply)
-        return reply
-    except BaseException:
-        pending.cancel()  # waiters read for themselves: an exception object is not shared between requests
-        raise
-    finally:
-        if misses.get(shared) is pending:
-            del misses[shared]
+async def _read_through(
+    request: web.Request, item_id: str, key: str, seen: Observation | None, failed_since: float | None
+) -> SourceReply:
+    """One source read per item at a time on this node, shared as nodes.shared_reads allows: by the requests that
+    missed with the same observation, and by those whose cache read failed (``failed_since``: when they arrived)."""
+    reads = request.app[READS]
+
+    def read() -> Awaitable[SourceReply]:
+        return _read_and_add(request, item_id, key, seen)
+
+    if seen is not None and not seen.locked:
+        return await reads.read(key, seen.fence, read)
+    if failed_since is not None:
+        return await reads.read(key, None, read, arrived=failed_since)
+    # No cache, a per-node cache that owes an invalidation, or a writer holding the lock: each reads for itself.
+    return await read()
 
 
 async def put_item(request: web.Request) -> web.Response:
@@ -151,9 +157,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     app = request.app
-    return web.json_response(
-        {"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values, "debts": len(app[DEBTS])}
-    )
+    admission = app[ADMISSION]
+    now = {"debts": len(app[DEBTS]), "in_flight": admission.in_flight, "queued": admission.queued}
+    return web.json_response({"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values, **now})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -177,6 +183,10 @@ def open_cache(settings: NodeSettings) -> DistributedCache | None:
     if is_sql_url(settings.cache_url):
         limit = max(settings.write_cache_timeout * 2, 1.0)
         return from_url(settings.cache_url, statement_timeout=limit, pool_wait=settings.write_cache_timeout)
+    if settings.cache_url.startswith(("redis://", "rediss://")) and settings.admission.max_in_flight:
+        # A connection for every request in flight: admitted requests never wait for one.
+        connections = settings.admission.max_in_flight + SPARE_CACHE_CONNECTIONS
+        return from_url(settings.cache_url, max_connections=connections, pool_wait=settings.write_cache_timeout)
     return from_url(settings.cache_url)
 
 
@@ -188,11 +198,13 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app[COUNTERS] = NodeCounters(settings.name)
     app[STARTED_AT] = utc_now_iso()
     app[LAST_START] = FarmStartTime(app[STARTED_AT])
-    app[MISSES] = {}
+    app[READS] = SharedReads(linger=settings.cache_timeout)
+    app[ADMISSION] = Admission(settings.admission)
+    app[LOOP_LAG] = LoopLag()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         opened = cache if cache is not None else await asyncio.to_thread(open_cache, settings)
-        app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS])
+        app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS], app[LOOP_LAG])
         app[DEBTS] = CacheDebts(app[CACHE], settings.debt_retry)
         timeout = aiohttp.ClientTimeout(total=settings.source_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -204,21 +216,25 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
             await app[CACHE].set(LAST_START_KEY, app[STARTED_AT].encode())
             await app[CACHE].set(CACHED_TIME_KEY, app[STARTED_AT].encode(), CACHED_TIME_OPTIONS)
             await app[CACHE].warm_up(settings.write_cache_timeout)  # before the first request, not inside it
-            refresher = asyncio.create_task(refresh_last_start(app), name="last-start-refresh")
+            background = [
+                asyncio.create_task(refresh_last_start(app), name="last-start-refresh"),
+                asyncio.create_task(app[LOOP_LAG].run(), name="loop-lag"),
+            ]
             try:
                 async with app[DEBTS].running():
                     yield
             finally:
-                refresher.cancel()
-                await asyncio.gather(refresher, return_exceptions=True)
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
         if opened is not None and cache is None:
             await opened.aclose()
 
     app.cleanup_ctx.append(resources)
     app.router.add_get("/", home)
     app.router.add_post("/reset-cached-time", reset_cached_time)
-    app.router.add_get("/items/{item_id}", get_item)
-    app.router.add_put("/items/{item_id}", put_item)
+    app.router.add_get("/items/{item_id}", admitted(get_item))
+    app.router.add_put("/items/{item_id}", admitted(put_item))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/stats", stats)
     app.router.add_get("/metrics", metrics)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from farm.cache import CacheError, DistributedCache, EntryOptions
 from farm.cache.coordination import Coordination, coordination_for
 from nodes.counters import NodeCounters
+from nodes.loop_lag import LoopLag
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -19,14 +21,23 @@ class CacheUnavailable(Exception):
     """A cache call failed or did not answer in time: whether it was applied is unknown."""
 
 
+class NodeBusy(CacheUnavailable):
+    """A cache call ran out of time because the node's own event loop was too busy to read the answer: not the
+    cache's failure (no cache error is counted), and no reason to read the source store instead."""
+
+
 class GuardedCache:
     """Wraps the node's cache (or its absence): failures and timeouts count as cache errors.
 
     ``call`` raises CacheUnavailable for the callers that must know (writes, what the node owes the cache);
     ``get``/``set`` turn a failure into a miss / nothing, for what is only a convenience."""
 
-    def __init__(self, cache: DistributedCache | None, timeout: float, counters: NodeCounters) -> None:
+    def __init__(
+        self, cache: DistributedCache | None, timeout: float, counters: NodeCounters, lag: LoopLag | None = None
+    ) -> None:
+        """``lag``: tells a timeout the node caused (NodeBusy) from one the cache caused."""
         self.cache = cache
+        self.lag = lag
         self.coordination: Coordination | None = None if cache is None else coordination_for(cache)
         self.timeout = timeout
         self.counters = counters
@@ -35,11 +46,14 @@ class GuardedCache:
     async def call(self, call: Awaitable[T], what: str, seconds: float | None = None) -> T:
         """``seconds``: a write's own (longer) limit; a read's cache timeout by default."""
         limit = self.timeout if seconds is None else seconds
+        started = time.monotonic()
         try:
             # Not asyncio.wait_for: on Python 3.11 it runs the call in a task of its own, which a hit pays for.
             async with asyncio.timeout(limit):
                 result = await call
         except (CacheError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError) and self.lag is not None and self.lag.was_busy(started):
+                raise NodeBusy(what) from exc
             self.counters.add("cache_errors")
             if not self._failing:  # log the first failure of a run of them, not every one
                 self._failing = True

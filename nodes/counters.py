@@ -21,6 +21,8 @@ HELP = {
     "busy_writes": "writes answered 503 because another write of the item held its lock too long",
     "debts_owed": "cache invalidations and lock releases the node could not make and owes the cache",
     "debts_paid": "owed invalidations and lock releases made once the cache answered",
+    "shed": "item requests answered 503 with Retry-After before any work: the node was over its admission limits, "
+    "or too busy to read the cache's answer in time",
 }
 FIELDS = tuple(HELP)
 

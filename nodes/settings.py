@@ -3,14 +3,19 @@ how it keeps the cache coherent with the source store when either fails."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
 from farm.cache import EntryOptions
+from nodes.admission import AdmissionLimits
 
 SHUTDOWN_TIMEOUT_S = 10.0
 """After SIGTERM, how long requests in flight get to finish before the node exits (supervisord waits as long)."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds for the node before it accepts them. With aiohttp's 128, a burst of clients
+overflows the queue: their connections stall for seconds in the kernel (SYN retries) instead of getting an answer,
+a 503 if need be."""
 WRITE_POLICIES = ("strict", "available")
 WritePolicy = Literal["strict", "available"]
 LEASE_MARGIN_S = 1.0
@@ -40,6 +45,8 @@ class NodeSettings:
     """Seconds a write waits for another write of the same item before answering 503 (below the proxy's 5 s)."""
     debt_retry: float = 0.1
     """Seconds between attempts to pay what the node owes an unreachable cache."""
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    """How many item requests the node takes at once and lets wait; the rest it sheds (503, ``Retry-After``)."""
 
     def __post_init__(self) -> None:
         for name in ("cache_timeout", "write_cache_timeout", "source_timeout", "lock_wait", "debt_retry"):

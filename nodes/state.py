@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
+from nodes.admission import Admission
 from nodes.cache_access import GuardedCache
 from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
+from nodes.loop_lag import LoopLag
 from nodes.settings import NodeSettings
+from nodes.shared_reads import SharedReads
 from nodes.source_client import SourceReply, call_source
 
 
@@ -29,8 +31,10 @@ SOURCE = web.AppKey("source", aiohttp.ClientSession)
 COUNTERS = web.AppKey("counters", NodeCounters)
 STARTED_AT = web.AppKey("started_at", str)
 LAST_START = web.AppKey("last_start", FarmStartTime)
-MISSES = web.AppKey("misses", dict[tuple[str, int], "asyncio.Future[SourceReply]"])
-"""Source reads in flight, by cache key and the fence seen on the miss: concurrent misses share one."""
+READS = web.AppKey("reads", SharedReads[SourceReply])
+"""Source reads in flight: concurrent misses of an item share one (nodes.shared_reads)."""
+ADMISSION = web.AppKey("admission", Admission)
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 async def source(

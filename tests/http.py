@@ -9,11 +9,12 @@ from aiohttp import web
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Runs ``app`` on 127.0.0.1 and a free port; yields its base URL."""
+async def serve(app: web.Application, *, backlog: int = 128) -> AsyncIterator[str]:
+    """Runs ``app`` on 127.0.0.1 and a free port; yields its base URL. ``backlog``: connections the kernel holds
+    for it before it accepts them (aiohttp's default; a server facing a burst needs more)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=backlog)
     await site.start()
     port = runner.addresses[0][1]
     try:

@@ -21,12 +21,16 @@ import redis.asyncio
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from farm.cache.redis_pool import ConnectionSlots
+
 
 class ScriptBatches:
     """Runs ``script`` for every caller, in pipelines of the calls made since the last one was sent."""
 
-    def __init__(self, client: redis.asyncio.Redis, script: AsyncScript) -> None:
+    def __init__(self, client: redis.asyncio.Redis, script: AsyncScript, slots: ConnectionSlots) -> None:
+        """``slots``: the cache's connection slots; a pipeline takes one, as a single call does."""
         self._client = client
+        self._slots = slots
         self._script = script
         self._waiting: list[tuple[Sequence[Any], asyncio.Future[Any]]] = []
         """The calls of the next pipeline; its task takes the list when it starts, and a new one begins."""
@@ -73,6 +77,10 @@ class ScriptBatches:
                     future.set_result(reply)
 
     async def _pipelined(self, calls: list[Sequence[Any]]) -> list[Any]:
+        async with self._slots:
+            return await self._pipelined_on_slot(calls)
+
+    async def _pipelined_on_slot(self, calls: list[Sequence[Any]]) -> list[Any]:
         sha = self._script.sha
         async with self._client.pipeline(transaction=False) as pipe:
             for arguments in calls:

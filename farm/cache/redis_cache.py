@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import unquote
 
-import redis
-import redis.asyncio
 from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
@@ -30,6 +28,7 @@ from farm.cache.redis_layout import (
     script_args,
     slide_ttl_milliseconds,
 )
+from farm.cache.redis_pool import ConnectionSlots, open_clients
 from farm.cache.secrets import mask_secrets, split_url
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,9 @@ class RedisCache(DistributedCache):
 
     A read that slides costs one round trip (a server-side script). Where the server refuses scripts the
     cache falls back to HMGET + PEXPIRE and says so once in the log. TTLs have millisecond precision.
+
+    At most ``max_connections`` connections; a call that finds them all in use waits for one, in turn, up to
+    ``pool_wait`` seconds (None: as long as it takes) and then fails with CacheConnectionError (farm.cache.redis_pool).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class RedisCache(DistributedCache):
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 2.0,
         max_connections: int = 64,
+        pool_wait: float | None = None,
         **redis_options: Any,
     ) -> None:
         super().__init__(clock=clock)
@@ -61,18 +64,17 @@ class RedisCache(DistributedCache):
         options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_connect_timeout,
-            "max_connections": max_connections,
             **redis_options,
         }
         password = split_url(url).password
         try:
-            self._client: redis.Redis = redis.Redis.from_url(url, **options)
-            self._aclient: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, **options)
+            self._client, self._aclient = open_clients(url, max_connections, pool_wait, options)
         except (ValueError, TypeError) as exc:
             detail = mask_secrets(str(exc))
             if password and (password in detail or unquote(password) in detail):
                 detail = "redis-py refused it"  # its own words would show the password
-            raise CacheConfigError(f"bad Redis URL {self.url}: {detail}") from None
+            raise CacheConfigError(f"bad Redis URL or options for {self.url}: {detail}") from None
+        self._slots = ConnectionSlots(max_connections, pool_wait, self.url)
         self._script_sha = hashlib.sha1(SLIDE_SCRIPT.encode()).hexdigest()
         self._idle: list[Connection] = []
         self.scripts_allowed = True
@@ -208,6 +210,10 @@ class RedisCache(DistributedCache):
 
     # -- async: the same steps, awaited ------------------------------------------------------------
     async def _aslide(self, key: str, with_data: bool, operation: str) -> bytes | None:
+        async with self._slots:
+            return await self._aslide_on_slot(key, with_data, operation)
+
+    async def _aslide_on_slot(self, key: str, with_data: bool, operation: str) -> bytes | None:
         redis_key = self.instance_name + key
         now = self._clock()
         try:
@@ -240,14 +246,15 @@ class RedisCache(DistributedCache):
         try:
             pipe = self._aclient.pipeline(transaction=True)
             queue_set(pipe, self.instance_name + key, value, expiry, now)
-            await pipe.execute()
+            async with self._slots:
+                await pipe.execute()
         except RedisError as exc:
             raise self._cache_error(exc, "set", key) from exc
 
     async def _aadd(self, key: str, value: bytes, expiry: Expiry, now: datetime) -> bool:
         redis_key = self.instance_name + key
         try:
-            async with self._aclient.pipeline(transaction=True) as pipe:
+            async with self._slots, self._aclient.pipeline(transaction=True) as pipe:
                 await pipe.watch(redis_key)
                 kind = await pipe.type(redis_key)
                 if kind == b"hash" and holds_entry(kind, cast(list[bytes | None], await pipe.hmget(redis_key, FIELDS))):
@@ -263,7 +270,8 @@ class RedisCache(DistributedCache):
 
     async def _aremove(self, key: str) -> None:
         try:
-            await self._aclient.delete(self.instance_name + key)
+            async with self._slots:
+                await self._aclient.delete(self.instance_name + key)
         except RedisError as exc:
             raise self._cache_error(exc, "remove", key) from exc
 

@@ -131,7 +131,7 @@ class RedisCoordination:
         self.cache = cache
         self._client = client = cache._aclient
         # Reads are the calls a busy node makes most, many at once: they share round trips.
-        self._reads = ScriptBatches(client, client.register_script(GET_OBSERVING))
+        self._reads = ScriptBatches(client, client.register_script(GET_OBSERVING), cache._slots)
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
         self._set_if_holder = client.register_script(SET_IF_HOLDER)
@@ -152,10 +152,11 @@ class RedisCoordination:
         """EVALSHA straight through the client, and the script object only when the server does not know the
         script yet (it loads it): its call does more work than the round trip, which every hit pays for."""
         try:
-            try:
-                result = await self._client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:  # first use on this server, or after a restart without its data or SCRIPT FLUSH
-                result = await script(keys=list(keys), args=list(args))
+            async with self.cache._slots:
+                try:
+                    result = await self._client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:  # first use on this server, or after a restart without its data or SCRIPT FLUSH
+                    result = await script(keys=list(keys), args=list(args))
         except RedisError as exc:
             raise self.cache._cache_error(exc, operation, key) from exc
         if result == -1:

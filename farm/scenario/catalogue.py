@@ -48,6 +48,19 @@ FIGURES: tuple[Figure, ...] = (
         always_shown=True,
     ),
     Figure(
+        "shed_requests",
+        "shed requests",
+        COUNT,
+        "Requests a node shed: answered 503 with `Retry-After` and `X-Shed` before it did any work for them (over "
+        "its admission limits, or too busy to read the cache's answer in time). They count in `errors` too.",
+    ),
+    Figure(
+        "errors_not_shed",
+        "errors not shed",
+        COUNT,
+        "`errors` less `shed_requests`: the requests that failed for another reason than a node shedding them.",
+    ),
+    Figure(
         "failed_reads",
         "failed reads",
         COUNT,
@@ -58,7 +71,8 @@ FIGURES: tuple[Figure, ...] = (
         "refused writes",
         COUNT,
         "Writes the nodes refused with 503 (and `Retry-After`): under the strict write policy, the writes they could "
-        "not make coherent, refused before anything was written. Not measured without writes.",
+        "not make coherent, refused before anything was written (shed writes are `shed_requests`). Not measured "
+        "without writes.",
     ),
     Figure(
         "hit_ratio",
@@ -112,6 +126,22 @@ FIGURES: tuple[Figure, ...] = (
         "{:.2f}",
         "`source_requests` per distinct item the clients read.",
         always_shown=True,
+    ),
+    Figure(
+        "cache_errors",
+        "cache errors (nodes)",
+        COUNT,
+        "Cache calls the nodes counted as failed or timed out in the phase (their `/stats`, read where phases begin "
+        "and end; a node that started in the phase counts from its start). A timeout that the node's own busy loop "
+        "caused is no cache error: the node sheds that request.",
+    ),
+    Figure(
+        "max_source_reads_per_key_per_node",
+        "most source reads of a key by a node",
+        COUNT,
+        "The most reads of one item the source store served to one node in the phase (its own counts, by node and "
+        "item). A node shares a read among the requests that miss the same item: 1 while the cache answers. A node "
+        "that turns a backlog into source reads shows more.",
     ),
     Figure(
         "coherence_violations",

@@ -25,6 +25,7 @@ class RecordColumns:
         self._version: array[int] = array("q")
         self._status: array[int] = array("h")
         self._hit: array[int] = array("b")
+        self._shed: array[int] = array("b")
         self._texts: array[int] = array("i")
         """Five string ids a record: node, method, step, last start, cached time."""
         self._strings: list[str | None] = [None]
@@ -48,6 +49,7 @@ class RecordColumns:
         self._version.append(NO_VERSION if r.version is None else r.version)
         self._status.append(r.status)
         self._hit.append(-1 if r.hit is None else int(r.hit))
+        self._shed.append(r.shed)
         self._texts.extend(map(self._id, (r.node, r.method, r.step, r.last_start, r.cached_time)))
         self.errors += not r.ok
 
@@ -69,6 +71,7 @@ class RecordColumns:
             step or "",
             last_start,
             cached_time,
+            bool(self._shed[index]),
         )
 
     def since(self, first: int) -> Iterator[Record]:

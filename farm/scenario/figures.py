@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from farm.scenario.catalogue import FIRST_READS_AFTER, SIMULTANEOUS_S
@@ -37,6 +37,8 @@ class NodeStart:
 class SourceCount:
     reads: int = 0
     writes: int = 0
+    reads_by_node: Mapping[str, Mapping[str, int]] | None = None
+    """The stretch's reads by node, then by item; None when the source store's counts were not read at its ends."""
 
 
 @dataclass
@@ -115,6 +117,12 @@ def recovery_s(tally: Tally, events: Sequence[Event]) -> float | None:
     return longest
 
 
+def _most_reads(reads_by_node: Mapping[str, Mapping[str, int]] | None) -> float | None:
+    if reads_by_node is None:
+        return None
+    return max((n for keys in reads_by_node.values() for n in keys.values()), default=0)
+
+
 def _ratio(hits: list[bool]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
@@ -128,13 +136,23 @@ def measure(
     epoch_wall: float = 0.0,
     seconds: float | None = None,
     writes: WriteIndex | None = None,
+    cache_errors: int | None = None,
 ) -> Figures:
     """The catalogue's figures of ``records``. ``writes`` holds the writes acknowledged before this stretch (its
-    reads are judged against them too); this stretch's writes are added to it."""
+    reads are judged against them too); this stretch's writes are added to it. ``cache_errors``: the nodes' own
+    count over the stretch (None: not read)."""
     tally = Tally(writes if writes is not None else WriteIndex())
     for record in records:
         tally.add(record)
-    return finish(tally, source=source, events=events, starts=starts, epoch_wall=epoch_wall, seconds=seconds)
+    return finish(
+        tally,
+        source=source,
+        events=events,
+        starts=starts,
+        epoch_wall=epoch_wall,
+        seconds=seconds,
+        cache_errors=cache_errors,
+    )
 
 
 def finish(
@@ -145,6 +163,7 @@ def finish(
     starts: Sequence[NodeStart] = (),
     epoch_wall: float = 0.0,
     seconds: float | None = None,
+    cache_errors: int | None = None,
 ) -> Figures:
     """The figures of a stretch whose records have all gone through ``tally``."""
     any_requests = tally.requests > 0
@@ -162,6 +181,8 @@ def finish(
         "requests": tally.requests,
         "requests_per_second": tally.requests / seconds if seconds > 0 else None,
         "errors": tally.errors,
+        "shed_requests": tally.shed,
+        "errors_not_shed": tally.errors - tally.shed,
         "failed_reads": tally.failed_reads if tally.reads else None,
         "refused_writes": tally.refused_writes if tally.writes_sent else None,
         "hit_ratio": tally.hits / tally.known_reads if tally.known_reads else None,
@@ -172,6 +193,8 @@ def finish(
         "source_requests": source.reads,
         "source_writes": source.writes,
         "source_requests_per_key": source.reads / len(tally.read_keys) if tally.read_keys else None,
+        "cache_errors": cache_errors,
+        "max_source_reads_per_key_per_node": _most_reads(source.reads_by_node) if tally.read_keys else None,
         "coherence_violations": stale.stale if tally.acknowledged_writes else None,
         "stale_reads": stale.stale if stale.judged else None,
         "max_staleness_ms": stale.max_ms if stale.judged else None,

@@ -30,6 +30,8 @@ class Record:
     """The ``Last-Server-Start-Time`` header: the farm's start time as this node read it from the cache."""
     cached_time: str | None = None
     """Home page reads only: the cached time shown, or None when the page said it had expired."""
+    shed: bool = False
+    """A node shed the request: a 503 with ``Retry-After`` and ``X-Shed``, before doing any work for it."""
 
     @property
     def latency_ms(self) -> float:

@@ -16,6 +16,7 @@ import aiohttp
 
 from farm.scenario.history import HOME_KEY, Record, RecordSink
 from farm.scenario.keys import KeyChooser
+from nodes.admission import SHED_HEADER
 
 DEFAULT_CONCURRENCY = 10
 """Clients of a load that gives neither a concurrency nor a rate."""
@@ -75,6 +76,7 @@ class LoadRun:
         url = f"{self.base_url}/" if home else f"{self.base_url}/items/{key}"
         start = time.monotonic() - self.epoch
         node = hit = version = last_start = cached_time = None
+        shed = False
         try:
             async with http.request(method, url, json=body) as reply:
                 status = reply.status
@@ -83,6 +85,7 @@ class LoadRun:
                 last_start = reply.headers.get("Last-Server-Start-Time")
                 cache = reply.headers.get("X-Cache")
                 hit = None if cache is None else cache == "HIT"
+                shed = SHED_HEADER in reply.headers
                 if status == 200 and home:
                     found = CACHED_TIME.search(data)
                     cached_time = found[1].decode() if found and found[1] != EXPIRED else None
@@ -91,7 +94,7 @@ class LoadRun:
         except (aiohttp.ClientError, TimeoutError):
             status = 0
         end = time.monotonic() - self.epoch
-        record = Record(start, end, node, key, method, status, version, hit, self.step, last_start, cached_time)
+        record = Record(start, end, node, key, method, status, version, hit, self.step, last_start, cached_time, shed)
         self.sink.append(record)
 
     async def run(self) -> None:

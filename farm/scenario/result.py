@@ -17,6 +17,17 @@ class SourceSample:
     at: float
     reads: int
     writes: int
+    reads_by_node: dict[str, dict[str, int]] | None = None
+    """Reads by node, then by item: read where phases begin and end only (the steady samples keep the totals)."""
+
+
+@dataclass(frozen=True)
+class NodeSample:
+    """The nodes' own counts of cache errors at ``at`` seconds since the scenario started: by node, its start time
+    (a restarted node counts from zero again) and its count. Read where phases begin and end."""
+
+    at: float
+    cache_errors: dict[str, tuple[str, int]]
 
 
 @dataclass
@@ -25,6 +36,7 @@ class CacheResult:
     records: RecordColumns = field(default_factory=RecordColumns)
     events: list[Event] = field(default_factory=list)
     source_samples: list[SourceSample] = field(default_factory=list)
+    node_samples: list[NodeSample] = field(default_factory=list)
     starts: list[NodeStart] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     figures: Figures | None = None

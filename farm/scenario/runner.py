@@ -22,7 +22,7 @@ from farm.scenario.expectations import Verdict
 from farm.scenario.figures import NodeStart, parse_utc
 from farm.scenario.history import Event, HistoryStream
 from farm.scenario.phases import Phases
-from farm.scenario.result import CacheResult, SourceSample
+from farm.scenario.result import CacheResult, NodeSample, SourceSample
 from farm.scenario.spec import Scenario
 from farm.scenario.steps import Step
 from farm.state import FarmState
@@ -124,7 +124,8 @@ class ScenarioRunner:
     async def expect(self, thresholds: dict[str, Any], line: int) -> None:
         """Judges everything since the previous ``expect`` (or the start), once background loads are done."""
         await self._finish_background()
-        await self._sample_source()
+        await self._sample_source(by_node=True)
+        await self._sample_nodes()
         await asyncio.to_thread(self.records.flush)
         # Judging a long phase takes a while: in a thread, so that the source sampler's loop is never held up.
         verdicts = await asyncio.to_thread(self.records.expect, thresholds, line, self.now())
@@ -149,7 +150,8 @@ class ScenarioRunner:
         timeout = aiohttp.ClientTimeout(total=2)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self.http = http
-            await self._sample_source()
+            await self._sample_source(by_node=True)
+            await self._sample_nodes()
             self.records.begin()
             sampler = asyncio.create_task(self._sample_source_forever())
             try:
@@ -171,7 +173,8 @@ class ScenarioRunner:
             finally:
                 sampler.cancel()
                 await asyncio.to_thread(self.records.flush)
-            await self._sample_source()
+            await self._sample_source(by_node=True)
+            await self._sample_nodes()
         self.result.seconds = self.now()
         self.result.figures = await asyncio.to_thread(self.records.whole_run)
         return self.result
@@ -183,15 +186,21 @@ class ScenarioRunner:
         await asyncio.gather(*tasks, return_exceptions=cancel)
 
     # -- what the farm says about itself -----------------------------------------------------------
-    async def _sample_source(self) -> None:
-        """The source store's own counters: the scenario's measure of source load."""
-        url = self.state.source_url + "/stats"
+    async def _sample_source(self, *, by_node: bool = False) -> None:
+        """The source store's own counters: the scenario's measure of source load. ``by_node``: also its reads by
+        node and item, where a phase begins or ends."""
+        stats = await self._source_json("/stats")
+        detail = await self._source_json("/stats/reads-by-node") if by_node else None
+        self.result.source_samples.append(SourceSample(self.now(), stats["reads"], stats["writes"], detail))
+
+    async def _source_json(self, path: str) -> Any:
+        url = self.state.source_url + path
         try:
             async with self.http.get(url) as reply:
-                stats = await reply.json()
+                reply.raise_for_status()
+                return await reply.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise FarmError(f"cannot read the source store's counters at {url}: {exc}") from None
-        self.result.source_samples.append(SourceSample(self.now(), stats["reads"], stats["writes"]))
 
     async def _sample_source_forever(self) -> None:
         while True:
@@ -200,6 +209,18 @@ class ScenarioRunner:
                 await self._sample_source()
             except FarmError:
                 continue  # a missed sample only coarsens the source series; the totals come from later ones
+
+    async def _sample_nodes(self) -> None:
+        """Each node's own count of cache errors (a node that does not answer now is left out)."""
+        state, counts = self.state, {}
+        for name in state.nodes:
+            try:
+                async with self.http.get(state.node_url(name) + "/stats", timeout=NODE_LOOK_TIMEOUT) as reply:
+                    stats = await reply.json()
+                counts[name] = (str(stats["started_at"]), int(stats["cache_errors"]))
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                continue
+        self.result.node_samples.append(NodeSample(self.now(), counts))
 
     async def _note_starts(self) -> None:
         """Each node's start time, as it reports it: what ``Last-Server-Start-Time`` should show."""

@@ -20,7 +20,8 @@ from farm.scenario.coherence import WriteIndex
 from farm.scenario.history import Record
 
 REFUSED = 503
-"""The status of a write the nodes refuse because they cannot make it coherent (with ``Retry-After``)."""
+"""The status of a write the nodes refuse because they cannot make it coherent (with ``Retry-After``), and of a
+request they shed (with ``X-Shed`` too)."""
 
 
 def parse_utc(text: str) -> float:
@@ -53,7 +54,7 @@ class Tally:
     def __init__(self, writes: WriteIndex) -> None:
         self.writes = writes
         """Acknowledged writes of earlier stretches; this stretch's are added as they go by."""
-        self.requests = self.errors = 0
+        self.requests = self.errors = self.shed = 0
         self.errors_by_step: Counter[str] = Counter()
         self.reads = self.failed_reads = 0
         self.writes_sent = self.refused_writes = self.acknowledged_writes = 0
@@ -81,6 +82,7 @@ class Tally:
         if not ok:
             self.errors += 1
             self.errors_by_step[r.step] += 1
+            self.shed += r.shed
         if ok and r.last_start is not None:
             shown = self._parsed.get(r.last_start)
             if shown is None:
@@ -94,7 +96,7 @@ class Tally:
 
     def _add_write(self, r: Record, ok: bool) -> None:
         self.writes_sent += 1
-        self.refused_writes += r.status == REFUSED
+        self.refused_writes += r.status == REFUSED and not r.shed
         if ok and r.version is not None:
             self.acknowledged_writes += 1
             self.writes.add(r.key, r.end, r.version)

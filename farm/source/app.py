@@ -1,4 +1,5 @@
-"""The source store's HTTP API: GET/PUT /items/{id}, GET /stats, POST /stats/reset, GET/PUT /control, GET /healthz."""
+"""The source store's HTTP API: GET/PUT /items/{id}, GET /stats, GET /stats/reads-by-node, POST /stats/reset,
+GET/PUT /control, GET /healthz."""
 
 from __future__ import annotations
 
@@ -109,6 +110,11 @@ async def get_stats(request: web.Request) -> web.Response:
     return web.json_response({**request.app[STATS].to_json(), **request.app[GUARD].to_json()})
 
 
+async def reads_by_node(request: web.Request) -> web.Response:
+    """``{node: {item id: reads}}`` since the last reset."""
+    return web.json_response({node: dict(keys) for node, keys in request.app[STATS].reads_by_node.items()})
+
+
 async def reset_stats(request: web.Request) -> web.Response:
     request.app[STATS].reset()
     request.app[GUARD].reset()
@@ -142,6 +148,7 @@ def create_app(settings: SourceSettings) -> web.Application:
     app.router.add_get("/items/{item_id}", get_item)
     app.router.add_put("/items/{item_id}", put_item)
     app.router.add_get("/stats", get_stats)
+    app.router.add_get("/stats/reads-by-node", reads_by_node)
     app.router.add_post("/stats/reset", reset_stats)
     app.router.add_get("/healthz", healthz)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -11,7 +12,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from farm.cache import CacheConnectionError, CacheError, EntryOptions, ForeignEntryError, RedisCache, from_url
+from farm.cache import (
+    CacheConfigError,
+    CacheConnectionError,
+    CacheError,
+    EntryOptions,
+    ForeignEntryError,
+    RedisCache,
+    from_url,
+)
+from farm.cache.coordination import coordination_for
 from farm.cache.ticks import datetime_to_ticks
 from farm.ports import free_port
 from farm.testing.servers import ServerProcess, start_redis
@@ -201,3 +211,29 @@ def test_reads_recover_on_their_own_after_the_server_restarts() -> None:
     with pytest.raises(CacheConnectionError):
         cache.get("k")
     cache.close()
+
+
+async def test_callers_beyond_the_pool_wait_for_a_connection_in_turn(
+    redis_server: ServerProcess, instance: str
+) -> None:
+    """Two connections for five hundred calls at once: every call waits its turn, none fails."""
+    cache = RedisCache(redis_server.url, instance_name=instance, max_connections=2)
+    await cache.aset("k", b"v")
+    coordination = coordination_for(cache)
+    calls = [cache.aget("k") for _ in range(250)] + [coordination.aget_observing("k") for _ in range(250)]
+    answers = await asyncio.gather(*calls)
+    assert answers == [b"v"] * 250 + [(b"v", None)] * 250
+    await cache.aclose()
+
+
+async def test_a_call_waits_for_a_pooled_connection_no_longer_than_pool_wait(
+    redis_server: ServerProcess, instance: str
+) -> None:
+    cache = RedisCache(redis_server.url, instance_name=instance, max_connections=1, pool_wait=0.05)
+    async with cache._slots:  # the only connection is in use
+        with pytest.raises(CacheConnectionError, match=r"no free connection to .* in 0\.050 s \(1 in use\)"):
+            await cache.aget("k")
+    assert await cache.aget("k") is None
+    await cache.aclose()
+    with pytest.raises(CacheConfigError, match="pool_wait=0: must be a positive number of seconds"):
+        RedisCache(redis_server.url, pool_wait=0)

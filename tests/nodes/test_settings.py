@@ -38,6 +38,7 @@ def test_bad_settings_are_refused(overrides: dict[str, object], message: str) ->
     [
         (["--write-policy", "eventual"], "argument --write-policy: invalid choice: 'eventual'"),
         (["--source-timeout", "0"], "source_timeout=0.0: must be a positive number of seconds"),
+        (["--max-in-flight", "-1"], "max_in_flight=-1: must be a whole number, 0 or more"),
     ],
 )
 def test_the_command_line_refuses_bad_flags(flags: list[str], message: str) -> None:

@@ -139,3 +139,23 @@ def test_a_row_of_zeros_is_left_out_unless_a_zero_says_something() -> None:
     assert "hit ratio after restart" in out.getvalue(), "a measured ratio of 0 is news"
     assert "coherence violations" in out.getvalue(), "always shown"
     assert "start time mismatches" not in out.getvalue(), "0 mismatches without home page reads says nothing"
+
+
+def test_shed_requests_are_errors_of_their_own_and_not_refused_writes() -> None:
+    shed_read = Record(1.0, 1.01, "node-1", 1, "GET", 503, None, None, "load", shed=True)
+    shed_write = Record(1.1, 1.11, "node-1", 2, "PUT", 503, None, None, "load", shed=True)
+    refused = Record(1.2, 1.21, "node-2", 2, "PUT", 503, None, None, "load")
+    failed = Record(1.3, 1.31, None, 3, "GET", 0, None, None, "load")
+    values = measure([item(0.5, "node-1", True), shed_read, shed_write, refused, failed], source=SourceCount()).values
+    assert (values["errors"], values["shed_requests"], values["errors_not_shed"]) == (4, 2, 2)
+    assert values["refused_writes"] == 1
+    columns = RecordColumns([shed_read, refused])
+    assert [r.shed for r in columns] == [True, False], "the compact columns keep it"
+
+
+def test_the_most_source_reads_of_a_key_by_a_node() -> None:
+    records = [item(0.5, "node-1", False, key=1), item(0.6, "node-2", False, key=2)]
+    by_node = {"node-1": {"1": 1, "2": 0}, "node-2": {"1": 1, "2": 3}}
+    assert measure(records, source=SourceCount(5, 0, by_node)).values["max_source_reads_per_key_per_node"] == 3
+    unread = measure(records, source=SourceCount(5)).values["max_source_reads_per_key_per_node"]
+    assert unread is None, "not measured when the source store's counts by node were not read"

@@ -22,6 +22,7 @@ from farm.scenario.load import LoadRun, LoadSpec
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
 from farm.testing.servers import ServerProcess
+from nodes.admission import AdmissionLimits
 from nodes.app import create_app as create_node
 from nodes.settings import NodeSettings
 from proxy.app import ProxySettings, running
@@ -122,3 +123,15 @@ async def test_concurrent_reads_and_writes_of_few_items_stay_coherent_on_a_share
     assert writes > 200
     assert {r.status for r in records} == {200}
     assert coherence_violations(records) == []
+
+
+async def test_requests_a_node_sheds_are_recorded_as_shed(stack: AsyncExitStack, tmp_path: Path) -> None:
+    """One request at a time and no line: while the first waits 200 ms on the source store, the others are shed."""
+    source_settings = SourceSettings(tmp_path / "c.db", items=10, latency_ms=200)
+    source = await stack.enter_async_context(serve(create_source(source_settings)))
+    limits = AdmissionLimits(max_in_flight=1, max_queue=0)
+    settings = NodeSettings(name="node-1", source_url=source, cache_url=None, admission=limits)
+    node = await stack.enter_async_context(serve(create_node(settings, cache=MemoryCache())))
+    records: list[Record] = []
+    await LoadRun(node, LoadSpec(requests=8, concurrency=8, keys=1), "burst", records, time.monotonic()).run()
+    assert sorted((r.status, r.shed) for r in records) == [(200, False)] + [(503, True)] * 7

@@ -19,7 +19,7 @@ from farm.scenario.phases import Phases
 from farm.scenario.report.html_report import render_html
 from farm.scenario.report.junit import junit_tree
 from farm.scenario.report.table import print_summary
-from farm.scenario.result import CacheResult, SourceSample
+from farm.scenario.result import CacheResult, NodeSample, SourceSample
 from farm.scenario.spec import parse_scenario
 
 TWO_PHASES = """
@@ -140,3 +140,48 @@ def test_the_history_streams_to_its_file_in_batches(tmp_path: Path, monkeypatch:
     stream.flush()
     assert list(read_history(path, "redis")) == records, "every record, in order, once flushed"
     assert threading.current_thread().name not in writers, "batches are encoded off the caller's thread"
+
+
+def test_reads_by_node_are_judged_from_the_samples_taken_where_phases_end() -> None:
+    """A steady sample (totals only) that lands after a phase's end is skipped for the reads by node."""
+    result = CacheResult("redis")
+    result.source_samples.append(SourceSample(0, 0, 0, {}))
+    phases = Phases(result)
+    phases.begin()
+    phases.append(read(0.5, 1, 1, hit=False))
+    result.source_samples.append(SourceSample(1.0, 2, 0, {"node-1": {"1": 2}}))
+    result.source_samples.append(SourceSample(1.1, 2, 0))
+    [first] = phases.expect({"max_source_reads_per_key_per_node": {"max": 1}}, 3, now=1.2)
+    assert (first.value, first.passed) == (2, False)
+    phases.append(read(1.5, 1, 1))
+    result.source_samples.append(SourceSample(2.0, 3, 0, {"node-1": {"1": 2}, "node-2": {"1": 1}}))
+    [second] = phases.expect({"max_source_reads_per_key_per_node": {"max": 1}}, 5, now=2.1)
+    assert (second.value, second.passed) == (1, True)
+    assert phases.whole_run().values["max_source_reads_per_key_per_node"] == 2
+
+
+def test_the_nodes_cache_errors_are_counted_per_phase_and_a_restart_counts_from_zero() -> None:
+    result = CacheResult("redis")
+    result.source_samples.append(SourceSample(0, 0, 0))
+    result.node_samples.append(NodeSample(0, {"node-1": ("t0", 5), "node-2": ("t0", 1)}))
+    phases = Phases(result)
+    phases.begin()
+    phases.append(read(0.5, 1, 1))
+    result.node_samples.append(NodeSample(1.0, {"node-1": ("t0", 7), "node-2": ("t1", 3)}))  # node-2 restarted
+    [first] = phases.expect({"cache_errors": 0}, 3, now=1.1)
+    assert (first.value, first.passed) == (2 + 3, False)
+    phases.append(read(1.5, 1, 1))
+    result.node_samples.append(NodeSample(2.0, {"node-1": ("t0", 7), "node-2": ("t1", 3), "node-3": ("t2", 0)}))
+    [second] = phases.expect({"cache_errors": 0}, 5, now=2.1)
+    assert (second.value, second.passed) == (0, True)
+    assert phases.whole_run().values["cache_errors"] == 2 + 3
+
+
+def test_without_the_nodes_counts_cache_errors_are_not_measured() -> None:
+    result = CacheResult("redis")
+    result.source_samples.append(SourceSample(0, 0, 0))
+    phases = Phases(result)
+    phases.begin()
+    phases.append(read(0.5, 1, 1))
+    [verdict] = phases.expect({"cache_errors": 0}, 3, now=1.0)
+    assert (verdict.value, verdict.passed) == (None, False)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from farm.errors import FarmError
 from farm.scenario.catalogue import FIGURE_NAMES
 from farm.scenario.errors import ScenarioSpecError
 from farm.scenario.load import LoadSpec
@@ -15,7 +18,10 @@ from farm.scenario.reference import render_guide
 from farm.scenario.schema import SCHEMA
 from farm.scenario.spec import load_scenario, parse_scenario
 from farm.scenario.steps import STEP_TYPES, ExpectStep, KillStep, LoadStep, RestartStep, SourceStep, WaitStep, WriteStep
+from farm.scenario.steps.base import StepContext
 from farm.scenario.steps.cache import ACTION_STEPS, CacheStopStep
+from farm.scenario.steps.traffic import target_url
+from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS
 
 GOOD = """\
@@ -217,6 +223,7 @@ def test_every_shipped_scenario_is_valid() -> None:
         "cache-outage",
         "coherence",
         "demo",
+        "overload",
         "partition",
         "redis-vs-sql",
         "restarts",
@@ -232,7 +239,7 @@ def test_every_shipped_scenario_is_valid() -> None:
 def test_a_load_body_is_a_load_spec_and_the_steps_own_fields() -> None:
     """A field added to LoadSpec and the schema reaches the load: nothing lists them a third time."""
     spec_fields = {f.name for f in dataclasses.fields(LoadSpec)} - {"seed", "fixed_keys"}
-    assert set(LoadStep.schema["properties"]) == spec_fields | {"name", "seed", "background"}
+    assert set(LoadStep.schema["properties"]) == spec_fields | {"name", "seed", "background", "via"}
     step = parse_scenario("name: s\nsteps:\n  - load: {requests: 5, keys: 3, zipf_s: 1.5, read_ratio: 0.5}\n").steps[0]
     assert isinstance(step, LoadStep)
     assert (step.spec.keys, step.spec.zipf_s, step.spec.read_ratio) == (3, 1.5, 0.5)
@@ -280,3 +287,15 @@ steps:
         "s.yaml:5: steps[1].source.fail_writes_after_apply: 1.5 is greater than the maximum of 1",
         "s.yaml:6: steps[2].source: give one or more of latency_ms, jitter_ms, fail_writes_after_apply",
     ]
+
+
+def test_a_load_via_a_node_goes_straight_to_it() -> None:
+    step = parse_scenario("name: s\nsteps:\n  - load: {duration_s: 2, concurrency: 512, via: node-2}\n").steps[0]
+    assert isinstance(step, LoadStep)
+    assert step.describe() == "load 2 s x512 via node-2"
+    state = FarmState(proxy_port=1000, admin_token="t", source_port=1001, cache_kind="redis", cache_url=None)
+    state.nodes = {"node-1": 1002, "node-2": 1003}
+    context = cast(StepContext, SimpleNamespace(state=state))
+    assert (target_url(context, None), target_url(context, "node-2")) == (state.proxy_url, state.node_url("node-2"))
+    with pytest.raises(FarmError, match=r"via node-7: no such node now \(nodes: node-1, node-2\)"):
+        target_url(context, "node-7")

@@ -64,8 +64,12 @@ async def test_counters_are_exact_per_key_and_node(source: tuple[str, aiohttp.Cl
             "fenced_writes": 0,
             "late_writes": 0,
         }
+    async with http.get("/stats/reads-by-node") as reply:
+        assert await reply.json() == {"node-1": {"1": 1, "2": 1}, "node-2": {"1": 1}}, "reads only"
     async with http.post("/stats/reset") as reply:
         assert (await reply.json())["requests"] == 0
+    async with http.get("/stats/reads-by-node") as reply:
+        assert await reply.json() == {}
 
 
 async def test_latency_is_added_to_every_request(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from farm.source.catalog import CATALOG_ITEMS
 
 ITEM_COUNT: JsonSchema = {"type": "integer", "minimum": 1, "maximum": CATALOG_ITEMS}
 """Items are 1 to CATALOG_ITEMS in the farm's source store: a key beyond would only ever read 404."""
-_STEP_ONLY = ("name", "seed", "background")
+_STEP_ONLY = ("name", "seed", "background", "via")
 """Body fields that are the step's own; every other one is a ``LoadSpec`` field of the same name."""
 
 
@@ -35,6 +35,7 @@ class LoadStep(Step):
             "seed": {"type": "integer"},
             "background": {"type": "boolean"},
             "page": {"enum": ["items", "home"]},
+            "via": NODE_NAME,
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}],
@@ -48,28 +49,37 @@ class LoadStep(Step):
         f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
         f"(default {LoadSpec.keys}, at most {CATALOG_ITEMS}: the items of the source store); `distribution` "
         f"`uniform` (default) or `zipf` with `zipf_s` (default {LoadSpec.zipf_s}); `read_ratio` (default "
-        f"{LoadSpec.read_ratio}: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`"
+        f"{LoadSpec.read_ratio}: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`; "
+        "`via: node-1`"
     )
     doc: ClassVar[str] = (
         "Clients send requests through the proxy: GET `/items/{key}` and, for `1 - read_ratio` of them, PUT of a "
         "new price. With `concurrency` each client sends its next request when the previous one is answered; with "
         "`rate` requests start on schedule however long earlier ones take. `page: home` reads the sample's home "
         "page instead (its cached time and `Last-Server-Start-Time`). With `background: true` the next steps run "
-        "while it goes on."
+        "while it goes on. With `via` the clients go straight to that node instead of through the proxy."
     )
 
     spec: LoadSpec
     name: str | None = None
     seed: int | None = None
     background: bool = False
+    via: str | None = None
+    """A node the clients go to straight (one node under the whole load); None: the proxy."""
 
     @classmethod
     def parse(cls, body: Any, line: int) -> Self:
         spec = LoadSpec(**{k: v for k, v in body.items() if k not in _STEP_ONLY})
         if spec.concurrency is None and spec.rate is None:
             spec = replace(spec, concurrency=DEFAULT_CONCURRENCY)
+        background = body.get("background", False)
         return cls(
-            line=line, spec=spec, name=body.get("name"), seed=body.get("seed"), background=body.get("background", False)
+            line=line,
+            spec=spec,
+            name=body.get("name"),
+            seed=body.get("seed"),
+            background=background,
+            via=body.get("via"),
         )
 
     def describe(self) -> str:
@@ -77,11 +87,12 @@ class LoadStep(Step):
         amount = f"{spec.duration_s:g} s" if spec.duration_s is not None else f"{spec.requests} requests"
         pace = f"{spec.rate:g}/s" if spec.rate is not None else f"x{spec.concurrency}"
         name = f" {self.name}" if self.name is not None else ""
-        return f"load{name} {amount} {pace}{' (background)' if self.background else ''}"
+        via = f" via {self.via}" if self.via is not None else ""
+        return f"load{name} {amount} {pace}{via}{' (background)' if self.background else ''}"
 
     async def run(self, ctx: StepContext, index: int) -> None:
         spec = replace(self.spec, seed=ctx.seed_for(index, self.seed))
-        load = LoadRun(ctx.state.proxy_url, spec, self.numbered(index), ctx.records, ctx.epoch)
+        load = LoadRun(target_url(ctx, self.via), spec, self.numbered(index), ctx.records, ctx.epoch)
         if self.background:
             ctx.in_background(load.run())
         else:
@@ -116,11 +127,15 @@ class WriteStep(Step):
         return f"write keys {', '.join(map(str, self.keys))}{via}"
 
     async def run(self, ctx: StepContext, index: int) -> None:
-        state = ctx.state
-        if self.via is None:
-            url = state.proxy_url
-        elif self.via in state.nodes:
-            url = state.node_url(self.via)
-        else:
-            raise FarmError(f"write via {self.via}: no such node now (nodes: {', '.join(state.nodes)})")
+        url = target_url(ctx, self.via)
         await write_keys(url, list(self.keys), self.numbered(index), ctx.records, ctx.epoch)
+
+
+def target_url(ctx: StepContext, via: str | None) -> str:
+    """Where a step's requests go: the proxy, or straight to the node ``via``."""
+    state = ctx.state
+    if via is None:
+        return state.proxy_url
+    if via in state.nodes:
+        return state.node_url(via)
+    raise FarmError(f"via {via}: no such node now (nodes: {', '.join(state.nodes)})")
