@@ -24,7 +24,9 @@ def main() -> None:
     parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL", help="a backend (repeatable)")
     parser.add_argument("--backends-dns", metavar="HOST:PORT", help="find backends by resolving HOST periodically")
     parser.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a backend may take to answer")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
+    )
     args = parser.parse_args()
     token = os.environ.get(TOKEN_VARIABLE)
     if not token:

@@ -109,6 +109,8 @@ class UpstreamConnection(asyncio.Protocol):
                 listener.on_complete()
 
     def eof_received(self) -> bool:
+        self.reusable = False  # closing: never handed out again, even before connection_lost says so
+        self.pool.forget(self)
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -232,7 +234,8 @@ class UpstreamPool:
         connections = self._idle.get(origin)
         while connections:
             connection = connections.pop()
-            if not connection.closed:
+            transport = connection.transport
+            if not connection.closed and connection.reusable and transport is not None and not transport.is_closing():
                 connection.reused = True
                 return connection
         return None
