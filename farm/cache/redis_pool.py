@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from farm.cache.errors import CacheConnectionError
 
@@ -49,6 +50,30 @@ class ConnectionSlots:
         self._free.release()
 
 
+CLOSED_TRANSPORT = "the handler is closed"
+"""uvloop's words when a write meets a connection the peer has reset (MagicStack/uvloop#506): asyncio's own loop
+drops the write and the read that follows fails; uvloop raises RuntimeError, which redis-py passes on as it is."""
+
+
+class _LostConnectionIsAConnectionError:
+    """Mixed into the pool's connection class: a write on a connection that is gone is a ConnectionError, whatever
+    the event loop, so that callers treat it as every other lost connection (and the pool opens a new one)."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except RuntimeError as exc:  # redis-py has already disconnected the connection
+            if CLOSED_TRANSPORT not in str(exc):
+                raise
+            raise RedisConnectionError("the connection to Redis was lost (reset by the peer) while writing") from exc
+
+
+def _with_lost_connections_as_errors(pool: redis.asyncio.ConnectionPool) -> redis.asyncio.ConnectionPool:
+    base = pool.connection_class
+    pool.connection_class = type(base.__name__, (_LostConnectionIsAConnectionError, base), {})
+    return pool
+
+
 def open_clients(
     url: str, max_connections: int, pool_wait: float | None, options: dict[str, Any]
 ) -> tuple[redis.Redis, redis.asyncio.Redis]:
@@ -59,5 +84,5 @@ def open_clients(
         raise ValueError(f"pool_wait={pool_wait!r}: must be a positive number of seconds, or None to wait as needed")
     pooled = {**options, "max_connections": max_connections, "timeout": pool_wait}
     sync_pool = redis.BlockingConnectionPool.from_url(url, **pooled)
-    async_pool = redis.asyncio.BlockingConnectionPool.from_url(url, **pooled)
+    async_pool = _with_lost_connections_as_errors(redis.asyncio.BlockingConnectionPool.from_url(url, **pooled))
     return redis.Redis.from_pool(sync_pool), redis.asyncio.Redis.from_pool(async_pool)
