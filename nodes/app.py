@@ -17,6 +17,7 @@ from aiohttp import web
 from farm.cache import DistributedCache, EntryOptions, from_url
 from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
+from farm.cache.tasks import cancel_and_wait
 from nodes.cache_access import CacheUnavailable, GuardedCache
 from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
@@ -207,8 +208,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
                 async with app[DEBTS].running():
                     yield
             finally:
-                refresher.cancel()
-                await asyncio.gather(refresher, return_exceptions=True)
+                await cancel_and_wait(refresher)
         if opened is not None and cache is None:
             await opened.aclose()
 
