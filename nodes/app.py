@@ -18,6 +18,7 @@ from aiohttp import web
 from farm.cache import DistributedCache, EntryOptions, from_url
 from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
+from farm.cache.tasks import cancel_and_wait
 from nodes.admission import Admission
 from nodes.cache_access import CacheUnavailable, GuardedCache, NodeBusy
 from nodes.cache_debts import CacheDebts
@@ -225,8 +226,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
                     yield
             finally:
                 for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
+                    await cancel_and_wait(task)
         if opened is not None and cache is None:
             await opened.aclose()
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from farm.cache.tasks import cancel_and_wait
 from nodes.cache_access import CacheUnavailable, GuardedCache
 
 log = logging.getLogger(__name__)
@@ -106,5 +107,4 @@ class CacheDebts:
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)

@@ -22,6 +22,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from farm.cache.redis_pool import ConnectionSlots
+from farm.cache.tasks import cancel_and_wait
 
 
 class ScriptBatches:
@@ -51,8 +52,7 @@ class ScriptBatches:
         except asyncio.CancelledError:
             # Once sent (the list taken), a pipeline that nobody waits for any more is cut off.
             if batch is not self._waiting and sender is not None and all(f.done() for _, f in batch):
-                sender.cancel()
-                await asyncio.wait([sender])  # its connection closed and back in the pool, as the caller leaves
+                await cancel_and_wait(sender)  # its connection closed and back in the pool, as the caller leaves
             raise
 
     async def _send(self) -> None:
