@@ -10,7 +10,7 @@ duration (zero, negative, beyond the year 9999), naive and aware datetimes in an
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -73,11 +73,21 @@ durations = st.one_of(
     st.integers(min_value=1, max_value=60),  # not a timedelta
 )
 offsets = st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)))
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """An absolute expiry this far from the cache's clock (a test's own, or the system's), resolved when the example
+    runs: a moment drawn from the system's clock would drift away from a test clock over a long run."""
+
+    offset: timedelta
+
+
 moments = st.one_of(
     st.none(),
     st.datetimes(timezones=st.just(UTC) | offsets | st.none()),  # year 1 to 9999, naive ones too
     # Near now, but never within 2 s of it, where the test and the cache (a moment later) could disagree.
-    st.builds(lambda s: datetime.now(UTC) + timedelta(seconds=s), st.integers(-3600, -2) | st.integers(2, 86400 * 365)),
+    st.builds(lambda s: FromNow(timedelta(seconds=s)), st.integers(-3600, -2) | st.integers(2, 86400 * 365)),
     st.dates(),  # not a datetime
 )
 
@@ -90,6 +100,9 @@ class Options:
     relative: Any = None
     sliding: Any = None
     not_options: Any = None
+
+    def at(self, now: datetime) -> Options:
+        return replace(self, absolute=now + self.absolute.offset) if isinstance(self.absolute, FromNow) else self
 
     def build(self) -> Any:
         if self.not_options is not None:
@@ -108,7 +121,9 @@ options = st.one_of(
 )
 
 
-def expected_error(backend: Backend, key: Any, value: Any, opts: Options | None) -> type[Exception] | None:
+def expected_error(
+    backend: Backend, key: Any, value: Any, opts: Options | None, now: datetime
+) -> type[Exception] | None:
     """What the documentation says a set of these arguments raises; None for a set that must succeed. The options
     are built first (EntryOptions checks its own fields), then the cache checks the key, the value, the options'
     type and the expiry they give."""
@@ -136,7 +151,6 @@ def expected_error(backend: Backend, key: Any, value: Any, opts: Options | None)
         return None
     if opts.not_options is not None:
         return TypeError
-    now = datetime.now(UTC)
     if opts.relative is None and opts.absolute is not None and opts.absolute <= now + timedelta(seconds=1):
         return ValueError  # in the past (or so close to now that it is past by the time the cache looks)
     if opts.relative is None and opts.absolute is not None and opts.absolute > LATEST_EXPIRY:
@@ -156,13 +170,13 @@ def _is_text(key: str) -> bool:
     return True
 
 
-def surely_alive(opts: Options | None) -> bool:
+def surely_alive(opts: Options | None, now: datetime) -> bool:
     """Whether an entry written with these options is still there a moment later, whichever clock runs."""
     if opts is None:
         return True
     limits = [d for d in (opts.relative, opts.sliding) if d is not None]
     if opts.relative is None and opts.absolute is not None:
-        limits.append(opts.absolute - datetime.now(UTC))
+        limits.append(opts.absolute - now)
     return all(limit >= LONG_ENOUGH for limit in limits)
 
 
@@ -177,22 +191,24 @@ def test_a_value_read_back_is_the_value_written_and_bad_arguments_raise_what_is_
     backend: Backend, key: Any, value: Any, opts: Options | None
 ) -> None:
     cache = backend.cache
-    error = expected_error(backend, key, value, opts)
+    now = cache._clock()
+    opts = None if opts is None else opts.at(now)
+    error = expected_error(backend, key, value, opts, now)
     if error is not None:
         with pytest.raises(error):
             _set(cache, key, value, opts)
-        key_error = expected_error(backend, key, b"", None)
+        key_error = expected_error(backend, key, b"", None, now)
         if key_error is not None:  # a bad key is refused by every method, reads too
             with pytest.raises(key_error):
                 cache.get(key)
         return
     cache.remove(key)
     assert cache.add(key, value, None if opts is None else opts.build()) is True
-    if surely_alive(opts):
+    if surely_alive(opts, now):
         assert cache.get(key) == bytes(value)
         assert cache.add(key, b"second", None) is False
         assert cache.get(key) == bytes(value)
-    _set(cache, key, b"overwritten", opts if surely_alive(opts) else None)  # a near expiry may have passed now
+    _set(cache, key, b"overwritten", opts if surely_alive(opts, now) else None)  # a near expiry may have passed now
     assert cache.get(key) == b"overwritten"
     cache.refresh(key)
     cache.remove(key)
@@ -206,14 +222,16 @@ small_values = st.binary(max_size=2048) | st.builds(bytearray, st.binary(max_siz
 @given(key=keys, value=small_values | st.text(max_size=4) | st.none(), opts=options)
 async def test_the_async_methods_agree(backend: Backend, key: Any, value: Any, opts: Options | None) -> None:
     cache = backend.cache
-    error = expected_error(backend, key, value, opts)
+    now = cache._clock()
+    opts = None if opts is None else opts.at(now)
+    error = expected_error(backend, key, value, opts, now)
     if error is not None:
         with pytest.raises(error):
             await cache.aset(key, value, None if opts is None else opts.build())
         return
     await cache.aremove(key)
     assert await cache.aadd(key, value, None if opts is None else opts.build()) is True
-    if surely_alive(opts):
+    if surely_alive(opts, now):
         assert await cache.aget(key) == bytes(value)
         assert cache.get(key) == bytes(value), "the sync and async clients see the same entry"
     await cache.arefresh(key)
