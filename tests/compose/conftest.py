@@ -40,7 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         own = item.get_closest_marker("timeout")
         seconds = float(own.args[0]) if own is not None and own.args else 0.0
         item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT_S + seconds), append=False)
-    if needing and PREPARATION not in config.stash and not config.option.collectonly:
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the run's tests are chosen (``-k``, ``-m`` and deselection done): any that needs the engine?"""
+    config = session.config
+    if config.option.collectonly or PREPARATION in config.stash:
+        return
+    if any(item.path.is_relative_to(COMPOSE_TESTS) and _needs_engine(item) for item in session.items):
         preparation = config.stash[PREPARATION] = Preparation(Path(tempfile.mkdtemp(prefix="cachefarm-compose-")))
         preparation.start()
 
