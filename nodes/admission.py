@@ -63,6 +63,12 @@ class Admission:
         self._line: deque[asyncio.Future[bool]] = deque()
         """Each resolves True when handed a slot, False when its wait ran out; resolved ones are dropped lazily."""
 
+    @property
+    def full(self) -> bool:
+        """Every slot is taken (never without a limit): the node is doing as much as it takes on."""
+        limit = self.limits.max_in_flight
+        return limit != 0 and self.in_flight >= limit
+
     def try_enter(self) -> bool:
         """Takes a slot if one is free and nobody waits for one: the path of a node that keeps up."""
         limit = self.limits.max_in_flight

@@ -177,6 +177,17 @@ async def refresh_last_start(app: web.Application) -> None:
             app[LAST_START].value = value.decode()
 
 
+def node_busy(app: web.Application) -> Callable[[float], bool]:
+    """A cache call that timed out was the node's doing if its loop ran late for most of the call while the node had
+    every slot taken: its own load, not the machine's other processes, kept the answer unread (nodes.loop_lag)."""
+    admission, lag = app[ADMISSION], app[LOOP_LAG]
+
+    def busy(started: float) -> bool:
+        return admission.full and lag.was_late(started)
+
+    return busy
+
+
 def open_cache(settings: NodeSettings) -> DistributedCache | None:
     """The cache of ``settings.cache_url``; a SQL cache gets server-side limits that match the node's timeout."""
     if settings.cache_url is None:
@@ -205,7 +216,7 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         opened = cache if cache is not None else await asyncio.to_thread(open_cache, settings)
-        app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS], app[LOOP_LAG])
+        app[CACHE] = GuardedCache(opened, settings.cache_timeout, app[COUNTERS], node_busy(app))
         app[DEBTS] = CacheDebts(app[CACHE], settings.debt_retry)
         timeout = aiohttp.ClientTimeout(total=settings.source_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from farm.cache import CacheError, DistributedCache, EntryOptions
 from farm.cache.coordination import Coordination, coordination_for
 from nodes.counters import NodeCounters
-from nodes.loop_lag import LoopLag
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,11 +32,16 @@ class GuardedCache:
     ``get``/``set`` turn a failure into a miss / nothing, for what is only a convenience."""
 
     def __init__(
-        self, cache: DistributedCache | None, timeout: float, counters: NodeCounters, lag: LoopLag | None = None
+        self,
+        cache: DistributedCache | None,
+        timeout: float,
+        counters: NodeCounters,
+        node_busy: Callable[[float], bool] | None = None,
     ) -> None:
-        """``lag``: tells a timeout the node caused (NodeBusy) from one the cache caused."""
+        """``node_busy(started)``: whether a call that began at ``started`` (``time.monotonic()``) and timed out did
+        so because of the node itself (NodeBusy) rather than the cache."""
         self.cache = cache
-        self.lag = lag
+        self.node_busy = node_busy
         self.coordination: Coordination | None = None if cache is None else coordination_for(cache)
         self.timeout = timeout
         self.counters = counters
@@ -52,7 +56,7 @@ class GuardedCache:
             async with asyncio.timeout(limit):
                 result = await call
         except (CacheError, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError) and self.lag is not None and self.lag.was_busy(started):
+            if isinstance(exc, TimeoutError) and self.node_busy is not None and self.node_busy(started):
                 raise NodeBusy(what) from exc
             self.counters.add("cache_errors")
             if not self._failing:  # log the first failure of a run of them, not every one

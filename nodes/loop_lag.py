@@ -5,6 +5,12 @@ the node's (its loop had so much to do that the answer sat unread in the socket:
 would turn the node's backlog into source reads). A task wakes every ``interval`` and notes how late it woke; the
 lateness summed over a call's time is how long the loop could not have read the answer. The same measure as
 Node.js's event-loop delay, which Fastify's under-pressure and toobusy use to shed load.
+
+A loop is also late when the machine does not run the process at all (other processes hold the cores): that is
+no work of the node's, and shedding would only turn a slow answer into a failed one. The CPU time the process got
+cannot tell the two apart on a crowded machine (a swamped node gets a fifth of a core too), but its own load can:
+the node counts a late answer against itself only while it has as many requests in flight as it takes
+(nodes.admission), see nodes.app.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import time
 from collections import deque
 
 BUSY_SHARE = 0.5
-"""A call that timed out while the loop was busy for at least this share of its time timed out because of the node
-itself. A loop that keeps up answers a cache reply within an iteration or two: only a loop busy for most of a
-call's time makes it miss a deadline of tens of milliseconds."""
+"""A call that timed out while the loop was late for at least this share of its time timed out because the loop
+could not read its answer. A loop that keeps up answers a cache reply within an iteration or two: only a loop busy
+for most of a call's time makes it miss a deadline of tens of milliseconds."""
 
 
 class LoopLag:
@@ -46,6 +52,6 @@ class LoopLag:
             busy += min(late, woke - start)
         return busy
 
-    def was_busy(self, start: float) -> bool:
-        """Whether the loop was busy for most of the time since ``start``: see BUSY_SHARE."""
+    def was_late(self, start: float) -> bool:
+        """Whether the loop ran late for most of the time since ``start``: see BUSY_SHARE."""
         return self.busy_since(start) >= BUSY_SHARE * (time.monotonic() - start)
