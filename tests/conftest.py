@@ -23,8 +23,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import tests.fuzzing  # noqa: F401  # loads the Hypothesis profile (make test or make fuzz) before any test module
-
 pytest_plugins = ["pytester"]  # the plugin's own tests run pytest on users' test files
 
 SLOW_CALLBACK_S = 0.1

@@ -3,7 +3,8 @@
 ``HYPOTHESIS_PROFILE`` picks the profile (``test`` by default, ``fuzz`` for ``make fuzz``). In ``make test`` the
 examples are drawn from a seed fixed per test (``derandomize``), so a run repeats and nothing is flaky; ``make
 fuzz`` draws new ones every run and keeps the failures it finds in ``.hypothesis/`` to replay them first next time.
-Hypothesis's per-example deadline is off: a slow example on a busy machine is not a failure.
+Hypothesis's per-example deadline is off: a slow example on a busy machine is not a failure. A test module that uses
+Hypothesis imports ``examples`` from here, which loads the profile.
 """
 
 from __future__ import annotations
