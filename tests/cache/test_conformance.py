@@ -333,15 +333,17 @@ def test_many_threads_on_the_same_keys(backend: Backend) -> None:
 
 
 async def test_sync_and_async_see_the_same_entries(backend: Backend) -> None:
-    backend.cache.set("from-sync", b"1", EntryOptions(sliding_expiration=S))
+    # The sync calls block, as they may: in a thread, as an application on an event loop would make them.
+    sync = backend.cache
+    await asyncio.to_thread(sync.set, "from-sync", b"1", EntryOptions(sliding_expiration=S))
     await backend.cache.aset("from-async", b"2", EntryOptions(sliding_expiration=S))
     assert await backend.cache.aget("from-sync") == b"1"
-    assert backend.cache.get("from-async") == b"2"
+    assert await asyncio.to_thread(sync.get, "from-async") == b"2"
     await backend.pass_time(0.6)
-    backend.cache.refresh("from-async")
+    await asyncio.to_thread(sync.refresh, "from-async")
     await backend.cache.arefresh("from-sync")
     await backend.pass_time(0.6)
-    assert backend.cache.get("from-sync") == b"1"
+    assert await asyncio.to_thread(sync.get, "from-sync") == b"1"
     assert await backend.cache.aget("from-async") == b"2"
 
 
