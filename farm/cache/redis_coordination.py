@@ -42,14 +42,34 @@ local function write(key, absexp, sldexp, data, ttl)
   if ttl ~= '' then redis.call('PEXPIRE', key, ttl) end
 end
 """
+# Lock, fence and epoch keys are the cache's own, but something else may have written there. Whatever is at
+# them that the scripts did not write counts as nothing (a lock is a string with a lease, a fence a number),
+# and the next lock replaces it: the item heals instead of failing every read and write that touches it.
+_OWN_KEYS = """
+local function string_at(key)
+  if redis.call('TYPE', key).ok ~= 'string' then return false end
+  return redis.call('GET', key)
+end
+local function lock_owner(key)
+  if redis.call('PTTL', key) < 0 then return false end
+  return string_at(key)
+end
+local function fence_at(key)
+  local fence = string_at(key)
+  if fence and tonumber(fence) then return fence end
+  return false
+end
+"""
 # A key without a fence is observed as minus the server's "epoch", a time written once into a key of its
 # own: a server that restarts without its data loses the epoch too, so an add whose reader missed before
 # the restart is refused (the write that the restart forgot may have been acknowledged).
-_SEEN_FENCE = """
+_SEEN_FENCE = (
+    _OWN_KEYS
+    + """
 local function seen_fence(fence_key, epoch_key, create)
-  local fence = redis.call('GET', fence_key)
+  local fence = fence_at(fence_key)
   if fence then return fence end
-  local epoch = redis.call('GET', epoch_key)
+  local epoch = string_at(epoch_key)
   if not epoch then
     if not create then return false end
     local t = redis.call('TIME')
@@ -59,6 +79,7 @@ local function seen_fence(fence_key, epoch_key, create)
   return '-' .. epoch
 end
 """
+)
 # KEYS: entry, fence, lock, epoch. ARGV: now in ticks. Returns {data or false, fence, locked 0/1, and on a
 # miss what the entry's key holds instead of an entry ('' for nothing: see FOREIGN_FUNCTION)}.
 GET_OBSERVING = (
@@ -69,19 +90,21 @@ GET_OBSERVING = (
 local data, kind = slide(KEYS[1], ARGV[1], true)
 if data then return {data, '', 0, ''} end
 kind = kind or foreign(KEYS[1]) or ''
-return {false, seen_fence(KEYS[2], KEYS[4], true), redis.call('EXISTS', KEYS[3]), kind}
+return {false, seen_fence(KEYS[2], KEYS[4], true), lock_owner(KEYS[3]) and 1 or 0, kind}
 """
 )
 # KEYS: lock, fence. ARGV: owner, lease ms, deadline us. Returns the fence (the one it holds when the owner
 # sends it again), 0 when another holds the lock, -1 when too late.
 ACQUIRE = (
     _CLOCK
+    + _OWN_KEYS
     + """
 if now > tonumber(ARGV[3]) then return -1 end
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return tonumber(redis.call('GET', KEYS[2])) end
-if holder then return 0 end
-local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local holder = lock_owner(KEYS[1])
+local held = fence_at(KEYS[2])
+if holder == ARGV[1] and held then return tonumber(held) end
+if holder and holder ~= ARGV[1] then return 0 end
+local fence = tonumber(held or '0') + 1
 if fence < now then fence = now end
 redis.call('SET', KEYS[2], string.format('%.0f', fence))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -89,17 +112,21 @@ return fence
 """
 )
 # KEYS: lock. ARGV: owner. Compare-and-delete.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+RELEASE = (
+    _OWN_KEYS
+    + """
+if lock_owner(KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+)
 # KEYS: entry, lock, fence. ARGV: owner, fence, deadline us, absexp, sldexp, data, ttl ms or ''.
 SET_IF_HOLDER = (
     _CLOCK
     + _WRITE
+    + _OWN_KEYS
     + """
 if now > tonumber(ARGV[3]) then return -1 end
-if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+if lock_owner(KEYS[2]) ~= ARGV[1] or fence_at(KEYS[3]) ~= ARGV[2] then return 0 end
 write(KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
 """
@@ -113,7 +140,7 @@ ADD_IF_UNCHANGED = (
     + _SEEN_FENCE
     + """
 if now > tonumber(ARGV[2]) then return -1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if lock_owner(KEYS[2]) then return 0 end
 if seen_fence(KEYS[3], KEYS[4], false) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 and not foreign(KEYS[1]) then return 0 end
 write(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6])

@@ -222,3 +222,46 @@ async def test_on_redis_a_restart_that_lost_the_data_between_a_miss_and_its_add_
     assert after != seen
     assert await coordination.aadd_if_unchanged("k", b"new", ITEM, after, deadline_after(5)) is True
     await cache.aclose()
+
+
+FOREIGN_COORDINATION_VALUES = {
+    "list": lambda raw, key: raw.rpush(key, "a", "b"),
+    "hash": lambda raw, key: raw.hset(key, "name", "someone else's"),
+    "text": lambda raw, key: raw.set(key, "not a number"),
+}
+
+
+@pytest.mark.parametrize("which", ["lock", "fence"])
+@pytest.mark.parametrize("foreign", list(FOREIGN_COORDINATION_VALUES))
+async def test_on_redis_a_lock_or_fence_key_that_holds_something_else_counts_as_none_and_the_next_write_replaces_it(
+    redis_server: ServerProcess, which: str, foreign: str
+) -> None:
+    """Something else wrote at the item's lock or fence key: reads, adds and locked writes of the item go on,
+    and the next lock replaces it, so the item heals instead of failing every write."""
+    instance = f"foreign-{uuid.uuid4().hex[:8]}:"
+    cache = RedisCache(redis_server.url, instance_name=instance)
+    coordination = coordination_for(cache)
+    prefix = {"lock": "__lock:", "fence": "__fence:"}[which]
+    with closing(redis.Redis.from_url(redis_server.url)) as raw:
+        FOREIGN_COORDINATION_VALUES[foreign](raw, f"{instance}{prefix}read")
+        FOREIGN_COORDINATION_VALUES[foreign](raw, f"{instance}{prefix}written")
+        value, seen = await coordination.aget_observing("read")
+        assert value is None
+        assert seen is not None
+        assert not seen.locked, "a lock key that holds no owner is no lock"
+        assert await coordination.aadd_if_unchanged("read", b"added", ITEM, seen, deadline_after(5)) is True
+        assert await coordination.aget_observing("read") == (b"added", None)
+
+        me = owner()
+        lock = await coordination.aacquire("written", me, LEASE, deadline_after(5))
+        assert lock is not None
+        assert await coordination.aset_if_holder(lock, b"set", ITEM, deadline_after(5)) is True
+        assert await coordination.arelease("written", me) is True
+        assert raw.type(f"{instance}__lock:written") == b"none"
+        assert raw.type(f"{instance}__fence:written") == b"string"
+        assert int(raw.get(f"{instance}__fence:written") or b"0") == lock.fence
+        again = await coordination.aacquire("written", me, LEASE, deadline_after(5))
+        assert again is not None
+        assert again.fence > lock.fence
+        assert await coordination.aget_observing("written") == (b"set", None)
+    await cache.aclose()
