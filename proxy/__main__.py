@@ -13,6 +13,7 @@ from collections.abc import Callable
 from proxy.app import Proxy, ProxySettings
 from proxy.discovery import parse_host_port
 from proxy.drain import DRAIN_TIMEOUT_S
+from proxy.trust import TrustedProxies
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
 
@@ -27,6 +28,14 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
     )
+    parser.add_argument(
+        "--trusted-proxies",
+        action="append",
+        default=[],
+        metavar="CIDRS",
+        help="comma-separated addresses or networks of proxies in front of this one, whose X-Forwarded-* headers "
+        "are kept (repeatable; from any other client they are replaced)",
+    )
     args = parser.parse_args()
     token = os.environ.get(TOKEN_VARIABLE)
     if not token:
@@ -39,6 +48,7 @@ def main() -> None:
         backends[name] = url
     try:
         dns = parse_host_port(args.backends_dns) if args.backends_dns else None
+        TrustedProxies.parse(args.trusted_proxies)
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(name)s: %(message)s")
@@ -48,6 +58,7 @@ def main() -> None:
         health_interval=args.health_interval,
         backend_timeout=args.timeout,
         backends_dns=dns,
+        trusted_proxies=tuple(args.trusted_proxies),
     )
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:

@@ -26,6 +26,7 @@ from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
 from proxy.server import ProxyServer
+from proxy.trust import TrustedProxies
 from proxy.upstream import Origin, UpstreamPool
 
 
@@ -38,6 +39,8 @@ class ProxySettings:
     backends_dns: tuple[str, int] | None = None
     dns_interval: float = 2.0
     drain_timeout: float = DRAIN_TIMEOUT_S
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and CIDR networks of proxies in front of this one, whose X-Forwarded-* headers are believed."""
 
 
 class Proxy:
@@ -47,6 +50,7 @@ class Proxy:
         if not settings.admin_token:
             raise ValueError("the proxy needs an admin token")
         self.settings = settings
+        self.trusted = TrustedProxies.parse(settings.trusted_proxies)
         self.pool = BackendPool()
         for name, url in settings.backends.items():
             self.pool.add(name, url)
@@ -78,7 +82,7 @@ class Proxy:
 
         admin = Origin("localhost", 0, unix_path=admin_socket)
         forwarder = Forwarder(self.pool, self.upstreams, settings.backend_timeout, admin)
-        self._server = ProxyServer(forwarder, asyncio.get_running_loop())
+        self._server = ProxyServer(forwarder, asyncio.get_running_loop(), trusted=self.trusted)
         bound = await self._server.start(host, port)
         self.url = f"http://{host}:{bound}"
         return self.url

@@ -125,7 +125,11 @@ class Exchange(BodySink):
         self.upstream = connection
         self.reused = connection.reused
         head = request.head.render(
-            request.method, origin_form(request.target), host=origin.host_header, peer=self.client.peer
+            request.method,
+            origin_form(request.target),
+            host=origin.host_header,
+            peer=self.client.peer,
+            trusted=self.client.trusted,
         )
         connection.send(self, head, head_only=request.method == b"HEAD")
         if not request.has_body:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from proxy.request import BadRequest, IncomingRequest
+from proxy.trust import TrustedProxies
 from proxy.wire import RequestHead, simple_response
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class ClientConnection(asyncio.Protocol):
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.peer = b""
+        self.trusted = False
+        """The peer is a proxy in front of this one: its X-Forwarded-* headers are believed."""
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[IncomingRequest] = deque()
         self.exchange: Exchange | None = None
@@ -59,7 +62,9 @@ class ClientConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.peer = (str(peer[0]) if isinstance(peer, tuple) else "").encode()
+        address = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.peer = address.encode()
+        self.trusted = address in self.server.trusted
         self.last_active = self.loop.time()
         self.server.connections.add(self)
 
@@ -219,9 +224,12 @@ class ClientConnection(asyncio.Protocol):
 class ProxyServer:
     """Listens for clients and keeps their connections, so that a shutdown can let requests in flight finish."""
 
-    def __init__(self, forwarder: Forwarder, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, forwarder: Forwarder, loop: asyncio.AbstractEventLoop, *, trusted: TrustedProxies | None = None
+    ) -> None:
         self.forwarder = forwarder
         self.loop = loop
+        self.trusted = trusted or TrustedProxies()
         self.connections: set[ClientConnection] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
