@@ -29,6 +29,17 @@ def main() -> None:
         "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
     )
     parser.add_argument(
+        "--admin-port",
+        type=int,
+        metavar="PORT",
+        help="the admin API also listens on 127.0.0.1:PORT, which can be firewalled apart from the data port",
+    )
+    parser.add_argument(
+        "--admin-port-only",
+        action="store_true",
+        help="the admin API only on --admin-port: /_proxy/... on the data port is a 404",
+    )
+    parser.add_argument(
         "--trusted-proxies",
         action="append",
         default=[],
@@ -37,6 +48,8 @@ def main() -> None:
         "are kept (repeatable; from any other client they are replaced)",
     )
     args = parser.parse_args()
+    if args.admin_port_only and args.admin_port is None:
+        parser.error("--admin-port-only needs --admin-port PORT")
     token = os.environ.get(TOKEN_VARIABLE)
     if not token:
         parser.error(f"set {TOKEN_VARIABLE} to the admin API's bearer token")
@@ -59,6 +72,8 @@ def main() -> None:
         backend_timeout=args.timeout,
         backends_dns=dns,
         trusted_proxies=tuple(args.trusted_proxies),
+        admin_port=args.admin_port,
+        admin_on_data_port=not args.admin_port_only,
     )
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:
@@ -84,6 +99,8 @@ async def serve(settings: ProxySettings, host: str, port: int) -> None:
         # sight, a full collection looks only at what requests made, and costs no latency spike.
         gc.freeze()
         logging.getLogger("proxy").info("listening on %s", proxy.url)
+        if proxy.admin_url:
+            logging.getLogger("proxy").info("admin API on %s", proxy.admin_url)
         await stop.wait()
     finally:
         await proxy.aclose(drain_timeout=DRAIN_TIMEOUT_S)

@@ -82,8 +82,11 @@ class Exchange(BodySink):
             self._reply(400, "ambiguous request path: an encoded / or \\ would change where it goes\n")
             return
         self.request.target = target  # routed and forwarded alike
-        if forwarder.admin is not None and is_admin(target):
-            self._begin(None, forwarder.admin)
+        if is_admin(target):
+            if forwarder.admin is None:
+                self._reply(404, "the admin API is not on this port\n")  # and never a backend's to answer
+            else:
+                self._begin(None, forwarder.admin)
             return
         backend = forwarder.pool.pick()
         if backend is None:
