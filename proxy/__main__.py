@@ -13,6 +13,7 @@ from collections.abc import Callable
 from proxy.app import Proxy, ProxySettings
 from proxy.discovery import parse_host_port
 from proxy.drain import DRAIN_TIMEOUT_S
+from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S
 from proxy.trust import TrustedProxies
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
@@ -27,6 +28,18 @@ def main() -> None:
     parser.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_S,
+        help=f"seconds a client connection may stay open with no request under way (default {IDLE_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT_S,
+        help=f"seconds a request header may take to arrive whole, 408 beyond (default {HEADER_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--admin-port",
@@ -48,6 +61,9 @@ def main() -> None:
         "are kept (repeatable; from any other client they are replaced)",
     )
     args = parser.parse_args()
+    for flag, seconds in (("--idle-timeout", args.idle_timeout), ("--header-timeout", args.header_timeout)):
+        if not seconds > 0:
+            parser.error(f"{flag} {seconds:g}: give a number of seconds above 0")
     if args.admin_port_only and args.admin_port is None:
         parser.error("--admin-port-only needs --admin-port PORT")
     token = os.environ.get(TOKEN_VARIABLE)
@@ -72,6 +88,8 @@ def main() -> None:
         backend_timeout=args.timeout,
         backends_dns=dns,
         trusted_proxies=tuple(args.trusted_proxies),
+        idle_timeout=args.idle_timeout,
+        header_timeout=args.header_timeout,
         admin_port=args.admin_port,
         admin_on_data_port=not args.admin_port_only,
     )

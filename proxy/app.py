@@ -22,7 +22,7 @@ from proxy.discovery import run_discovery
 from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
-from proxy.server import ProxyServer
+from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, ProxyServer
 from proxy.trust import TrustedProxies
 from proxy.upstream import Origin, UpstreamPool
 
@@ -40,6 +40,10 @@ class ProxySettings:
     """The admin API also listens on 127.0.0.1 at this port (0: a free one), apart from the data port."""
     admin_on_data_port: bool = True
     """False: ``/_proxy/...`` on the data port is a 404 (with ``admin_port``, the only way in is that port)."""
+    idle_timeout: float = IDLE_TIMEOUT_S
+    """Seconds a client connection may stay open with no request under way."""
+    header_timeout: float = HEADER_TIMEOUT_S
+    """Seconds a request header may take to arrive whole (408 beyond)."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses and CIDR networks of proxies in front of this one, whose X-Forwarded-* headers are believed."""
 
@@ -82,7 +86,13 @@ class Proxy:
 
         admin = Origin("localhost", 0, unix_path=self._admin.socket_path) if settings.admin_on_data_port else None
         forwarder = Forwarder(self.pool, self.upstreams, settings.backend_timeout, admin)
-        self._server = ProxyServer(forwarder, asyncio.get_running_loop(), trusted=self.trusted)
+        self._server = ProxyServer(
+            forwarder,
+            asyncio.get_running_loop(),
+            trusted=self.trusted,
+            idle_timeout=settings.idle_timeout,
+            header_timeout=settings.header_timeout,
+        )
         bound = await self._server.start(host, port)
         self.url = f"http://{host}:{bound}"
         return self.url

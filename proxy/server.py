@@ -28,8 +28,12 @@ BODY_BUFFER = 256 * 1024
 """Bytes of request body held while no backend takes them yet."""
 MAX_QUEUED = 32
 """Pipelined requests parsed ahead of the one being forwarded."""
-KEEPALIVE_S = 75.0
-"""An idle client connection (nothing in flight, nothing arriving) is closed after this, as aiohttp does."""
+IDLE_TIMEOUT_S = 20.0
+"""A client connection with no request under way is closed after this long: longer than aiohttp's client keeps
+an idle connection (15 s), so that such a client closes first, and never sends on one the proxy is closing."""
+HEADER_TIMEOUT_S = 10.0
+"""A request header must arrive whole within this long of its first byte, or the client gets a 408: a client
+sending a byte now and then must not hold a connection for ever."""
 
 
 class ClientConnection(asyncio.Protocol):
@@ -52,6 +56,9 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.upstream_full = False
         self.last_active = 0.0
+        """When the connection was made or its last answer was written: the idle timeout counts from here."""
+        self.head_since: float | None = None
+        """When the first byte of a request header arrived, until the header is whole."""
         self._reading_paused = False
         self._dispatching = False
         self._parsing: IncomingRequest | None = None
@@ -69,7 +76,6 @@ class ClientConnection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = self.loop.time()
         if self.closing:
             return
         try:
@@ -116,6 +122,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._head = RequestHead()
+        self.head_since = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -124,6 +131,7 @@ class ClientConnection(asyncio.Protocol):
         self._head.add(name, value)
 
     def on_headers_complete(self) -> None:
+        self.head_since = None
         parser = self.parser
         request = IncomingRequest(
             parser.get_method(), self._url, self._head, parser.get_http_version(), parser.should_keep_alive()
@@ -183,6 +191,17 @@ class ClientConnection(asyncio.Protocol):
     def idle(self) -> bool:
         return self.exchange is None and not self.queue and self._parsing is None
 
+    def check_timeouts(self, now: float, idle_timeout: float, header_timeout: float) -> None:
+        """Closes the connection when it has waited too long for a request header (a 408), or idled too long."""
+        if self.closing or not self.idle:
+            return  # a request under way: the backend's timeout watches it
+        if self.head_since is not None:
+            if now - self.head_since > header_timeout:
+                self.write(simple_response(408, "the request header did not arrive in time\n", close=True))
+                self.close()
+        elif now - self.last_active > idle_timeout:
+            self.close()
+
     def dispatch(self) -> None:
         """Forwards the next request unless one is under way; a loop, not a recursion, since an exchange may end
         at once (no backend) and start the next."""
@@ -225,11 +244,22 @@ class ProxyServer:
     """Listens for clients and keeps their connections, so that a shutdown can let requests in flight finish."""
 
     def __init__(
-        self, forwarder: Forwarder, loop: asyncio.AbstractEventLoop, *, trusted: TrustedProxies | None = None
+        self,
+        forwarder: Forwarder,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        trusted: TrustedProxies | None = None,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        header_timeout: float = HEADER_TIMEOUT_S,
     ) -> None:
         self.forwarder = forwarder
         self.loop = loop
         self.trusted = trusted or TrustedProxies()
+        self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self._tick = min(1.0, idle_timeout / 4, header_timeout / 4)
+        """How often connections are looked at: a timeout fires up to this late, and costs no timer per
+        connection."""
         self.connections: set[ClientConnection] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -238,7 +268,7 @@ class ProxyServer:
     async def start(self, host: str, port: int) -> int:
         factory: Callable[[], ClientConnection] = lambda: ClientConnection(self)  # noqa: E731
         self._server = await self.loop.create_server(factory, host, port, backlog=1024)
-        self._sweeper = self.loop.call_later(KEEPALIVE_S / 5, self._sweep)
+        self._sweeper = self.loop.call_later(self._tick, self._sweep)
         return int(self._server.sockets[0].getsockname()[1])
 
     def connection_closed(self) -> None:
@@ -246,10 +276,10 @@ class ProxyServer:
             self._all_closed.set()
 
     def _sweep(self) -> None:
-        limit = self.loop.time() - KEEPALIVE_S
-        for connection in [c for c in self.connections if c.idle and c.last_active < limit]:
-            connection.close()
-        self._sweeper = self.loop.call_later(KEEPALIVE_S / 5, self._sweep)
+        now = self.loop.time()
+        for connection in list(self.connections):
+            connection.check_timeouts(now, self.idle_timeout, self.header_timeout)
+        self._sweeper = self.loop.call_later(self._tick, self._sweep)
 
     async def shutdown(self, drain_seconds: float) -> None:
         """Stops listening, closes idle connections, lets the others finish their requests for up to
