@@ -54,6 +54,9 @@ class Proxy:
     def __init__(self, settings: ProxySettings) -> None:
         if not settings.admin_token:
             raise ValueError("the proxy needs an admin token")
+        for name in ("idle_timeout", "header_timeout"):
+            if not getattr(settings, name) > 0:
+                raise ValueError(f"{name}={getattr(settings, name)!r}: give a number of seconds above 0")
         if not settings.admin_on_data_port and settings.admin_port is None:
             raise ValueError("the admin API needs a way in: keep it on the data port or give it an admin port")
         self.settings = settings

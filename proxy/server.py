@@ -4,7 +4,9 @@ A connection parses whatever arrives (pipelined requests queue up) and forwards 
 stops reading while a request's body waits for a backend beyond ``BODY_BUFFER``, while a backend cannot take
 the body as fast as it comes, or while too many requests are queued; and the upstream connection stops reading
 while the client cannot take the answer as fast as it comes. So memory stays bounded with slow clients, slow
-backends and large bodies both ways.
+backends and large bodies both ways. A connection with no request under way is closed after the idle
+timeout, and one whose request header takes longer than the header timeout gets a 408: clients that hold
+connections without using them cannot pile up.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
+
+from proxy.app import Proxy, ProxySettings
 from tests.proxy.rig import Rig
 
 SLOW_CLIENTS = 300
@@ -54,3 +57,8 @@ async def test_a_request_that_takes_longer_than_the_timeouts_is_not_cut(rig: Rig
     assert (await client.answer()).status == 200
     await client.send(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (await client.answer()).status == 200, "the connection was still open after the long answer"
+
+
+def test_a_timeout_of_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match="idle_timeout=0: give a number of seconds above 0"):
+        Proxy(ProxySettings(admin_token="t", idle_timeout=0))
