@@ -13,6 +13,8 @@ from collections.abc import Callable
 from proxy.app import Proxy, ProxySettings
 from proxy.discovery import parse_host_port
 from proxy.drain import DRAIN_TIMEOUT_S
+from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S
+from proxy.trust import TrustedProxies
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
 
@@ -27,7 +29,43 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_S,
+        help=f"seconds a client connection may stay open with no request under way (default {IDLE_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT_S,
+        help=f"seconds a request header may take to arrive whole, 408 beyond (default {HEADER_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        metavar="PORT",
+        help="the admin API also listens on 127.0.0.1:PORT, which can be firewalled apart from the data port",
+    )
+    parser.add_argument(
+        "--admin-port-only",
+        action="store_true",
+        help="the admin API only on --admin-port: /_proxy/... on the data port is a 404",
+    )
+    parser.add_argument(
+        "--trusted-proxies",
+        action="append",
+        default=[],
+        metavar="CIDRS",
+        help="comma-separated addresses or networks of proxies in front of this one, whose X-Forwarded-* headers "
+        "are kept (repeatable; from any other client they are replaced)",
+    )
     args = parser.parse_args()
+    for flag, seconds in (("--idle-timeout", args.idle_timeout), ("--header-timeout", args.header_timeout)):
+        if not seconds > 0:
+            parser.error(f"{flag} {seconds:g}: give a number of seconds above 0")
+    if args.admin_port_only and args.admin_port is None:
+        parser.error("--admin-port-only needs --admin-port PORT")
     token = os.environ.get(TOKEN_VARIABLE)
     if not token:
         parser.error(f"set {TOKEN_VARIABLE} to the admin API's bearer token")
@@ -39,6 +77,7 @@ def main() -> None:
         backends[name] = url
     try:
         dns = parse_host_port(args.backends_dns) if args.backends_dns else None
+        TrustedProxies.parse(args.trusted_proxies)
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(name)s: %(message)s")
@@ -48,6 +87,11 @@ def main() -> None:
         health_interval=args.health_interval,
         backend_timeout=args.timeout,
         backends_dns=dns,
+        trusted_proxies=tuple(args.trusted_proxies),
+        idle_timeout=args.idle_timeout,
+        header_timeout=args.header_timeout,
+        admin_port=args.admin_port,
+        admin_on_data_port=not args.admin_port_only,
     )
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:
@@ -73,6 +117,8 @@ async def serve(settings: ProxySettings, host: str, port: int) -> None:
         # sight, a full collection looks only at what requests made, and costs no latency spike.
         gc.freeze()
         logging.getLogger("proxy").info("listening on %s", proxy.url)
+        if proxy.admin_url:
+            logging.getLogger("proxy").info("admin API on %s", proxy.admin_url)
         await stop.wait()
     finally:
         await proxy.aclose(drain_timeout=DRAIN_TIMEOUT_S)

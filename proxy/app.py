@@ -1,4 +1,5 @@
-"""The proxy: the data path on its port, health checks, discovery, and the admin API behind the same port.
+"""The proxy: the data path on its port, health checks, discovery, and the admin API behind the same port
+(and, with ``admin_port``, on a loopback port of its own).
 
 Requests are parsed and forwarded on asyncio protocols (``proxy.server``, ``proxy.exchange``): aiohttp's
 client and server machinery cost about 90% of the proxy's time when it forwarded every request. The admin
@@ -10,22 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
-from proxy.admin import PREFIX, admin_app
+from proxy.admin_site import AdminSite
 from proxy.backends import BackendPool
 from proxy.discovery import run_discovery
 from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
-from proxy.server import ProxyServer
+from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, ProxyServer
+from proxy.trust import TrustedProxies
 from proxy.upstream import Origin, UpstreamPool
 
 
@@ -38,6 +36,16 @@ class ProxySettings:
     backends_dns: tuple[str, int] | None = None
     dns_interval: float = 2.0
     drain_timeout: float = DRAIN_TIMEOUT_S
+    admin_port: int | None = None
+    """The admin API also listens on 127.0.0.1 at this port (0: a free one), apart from the data port."""
+    admin_on_data_port: bool = True
+    """False: ``/_proxy/...`` on the data port is a 404 (with ``admin_port``, the only way in is that port)."""
+    idle_timeout: float = IDLE_TIMEOUT_S
+    """Seconds a client connection may stay open with no request under way."""
+    header_timeout: float = HEADER_TIMEOUT_S
+    """Seconds a request header may take to arrive whole (408 beyond)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and CIDR networks of proxies in front of this one, whose X-Forwarded-* headers are believed."""
 
 
 class Proxy:
@@ -46,28 +54,31 @@ class Proxy:
     def __init__(self, settings: ProxySettings) -> None:
         if not settings.admin_token:
             raise ValueError("the proxy needs an admin token")
+        for name in ("idle_timeout", "header_timeout"):
+            if not getattr(settings, name) > 0:
+                raise ValueError(f"{name}={getattr(settings, name)!r}: give a number of seconds above 0")
+        if not settings.admin_on_data_port and settings.admin_port is None:
+            raise ValueError("the admin API needs a way in: keep it on the data port or give it an admin port")
         self.settings = settings
+        self.trusted = TrustedProxies.parse(settings.trusted_proxies)
         self.pool = BackendPool()
         for name, url in settings.backends.items():
             self.pool.add(name, url)
         self.upstreams = UpstreamPool()
         self.url = ""
         self._server: ProxyServer | None = None
-        self._runner: web.AppRunner | None = None
+        self.admin_url = ""
+        """The admin API's own ``http://127.0.0.1:PORT`` with ``admin_port`` set, else empty."""
+        self._admin: AdminSite | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._folder: Path | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listens on ``host``:``port`` (0: a free port); returns the proxy's URL."""
         settings = self.settings
-        self._folder = Path(tempfile.mkdtemp(prefix="cachefarm-proxy-"))  # mode 0700: the admin socket's home
-        admin_socket = str(self._folder / "admin.sock")
-        root = web.Application()
-        root.add_subapp(PREFIX, admin_app(self.pool, settings.admin_token))
-        self._runner = web.AppRunner(root, access_log=None)
-        await self._runner.setup()
-        await web.UnixSite(self._runner, admin_socket).start()
+        self._admin = AdminSite(self.pool, settings.admin_token)
+        await self._admin.start(settings.admin_port)
+        self.admin_url = self._admin.url
 
         self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         self._tasks.add(asyncio.create_task(run_health_checks(self.pool, self._session, settings.health_interval)))
@@ -76,9 +87,15 @@ class Proxy:
             discovery = run_discovery(self.pool, dns_host, dns_port, settings.dns_interval, settings.drain_timeout)
             self._tasks.add(asyncio.create_task(discovery))
 
-        admin = Origin("localhost", 0, unix_path=admin_socket)
+        admin = Origin("localhost", 0, unix_path=self._admin.socket_path) if settings.admin_on_data_port else None
         forwarder = Forwarder(self.pool, self.upstreams, settings.backend_timeout, admin)
-        self._server = ProxyServer(forwarder, asyncio.get_running_loop())
+        self._server = ProxyServer(
+            forwarder,
+            asyncio.get_running_loop(),
+            trusted=self.trusted,
+            idle_timeout=settings.idle_timeout,
+            header_timeout=settings.header_timeout,
+        )
         bound = await self._server.start(host, port)
         self.url = f"http://{host}:{bound}"
         return self.url
@@ -97,10 +114,8 @@ class Proxy:
         self.upstreams.close()
         if self._session is not None:
             await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+        if self._admin is not None:
+            await self._admin.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -13,10 +13,20 @@ log = logging.getLogger(__name__)
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
+    """``node:8080``, or ``[::1]:8080`` for an IPv6 address (unbracketed, its colons would hide the port)."""
     host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host or "[" in host or "]" in host:
+        host = ""
     if not sep or not host or not port.isdigit():
-        raise ValueError(f"--backends-dns {value!r}: expected HOST:PORT, e.g. node:8080")
+        raise ValueError(f"--backends-dns {value!r}: expected HOST:PORT, e.g. node:8080 or [::1]:8080")
     return host, int(port)
+
+
+def backend_url(address: str, port: int) -> str:
+    """The URL of a replica at a resolved address: an IPv6 one in brackets."""
+    return f"http://[{address}]:{port}" if ":" in address else f"http://{address}:{port}"
 
 
 async def resolve(host: str, port: int) -> set[str]:
@@ -30,7 +40,7 @@ async def sync_once(pool: BackendPool, host: str, port: int, drain_seconds: floa
     except OSError as exc:
         log.warning("cannot resolve %s: %s", host, exc)
         return
-    wanted = {f"{host}@{address}": f"http://{address}:{port}" for address in addresses}
+    wanted = {f"{host}@{address}": backend_url(address, port) for address in addresses}
     pool.held &= wanted.keys()  # a held replica that stopped resolving is found again when it comes back
     for name, url in wanted.items():
         if name in pool.held:

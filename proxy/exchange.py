@@ -11,9 +11,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from proxy.backends import Backend, BackendState
+from proxy.paths import is_admin, normal_target
 from proxy.request import BodySink, IncomingRequest
 from proxy.upstream import Origin, UpstreamConnection
-from proxy.wire import CONTINUE, IDEMPOTENT, LAST_CHUNK, ResponseHead, chunk, origin_form, simple_response
+from proxy.wire import CONTINUE, IDEMPOTENT, LAST_CHUNK, ResponseHead, chunk, simple_response
 
 if TYPE_CHECKING:
     from proxy.forward import Forwarder
@@ -76,8 +77,16 @@ class Exchange(BodySink):
     # -- the start
     def start(self) -> None:
         forwarder = self.forwarder
-        if forwarder.admin is not None and forwarder.is_admin(self.request.target):
-            self._begin(None, forwarder.admin)
+        target = normal_target(self.request.target)
+        if target is None:
+            self._reply(400, "ambiguous request path: an encoded / or \\ would change where it goes\n")
+            return
+        self.request.target = target  # routed and forwarded alike
+        if is_admin(target):
+            if forwarder.admin is None:
+                self._reply(404, "the admin API is not on this port\n")  # and never a backend's to answer
+            else:
+                self._begin(None, forwarder.admin)
             return
         backend = forwarder.pool.pick()
         if backend is None:
@@ -125,7 +134,11 @@ class Exchange(BodySink):
         self.upstream = connection
         self.reused = connection.reused
         head = request.head.render(
-            request.method, origin_form(request.target), host=origin.host_header, peer=self.client.peer
+            request.method,
+            request.target,
+            host=origin.host_header,
+            peer=self.client.peer,
+            trusted=self.client.trusted,
         )
         connection.send(self, head, head_only=request.method == b"HEAD")
         if not request.has_body:

@@ -14,9 +14,6 @@ from proxy.upstream import Origin, UpstreamPool
 if TYPE_CHECKING:
     from proxy.server import ClientConnection
 
-ADMIN_PREFIX = b"/_proxy"
-"""Requests under it go to the admin API, never to a backend."""
-
 
 class Forwarder:
     """What every exchange shares: the backends, the upstream connections, the timeout, the admin API's socket."""
@@ -54,8 +51,3 @@ class Forwarder:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-
-    @staticmethod
-    def is_admin(target: bytes) -> bool:
-        """/_proxy, /_proxy/... and /_proxy?...: not /_proxyfoo, which a backend may serve."""
-        return target.startswith(ADMIN_PREFIX) and target[len(ADMIN_PREFIX) :][:1] in (b"", b"/", b"?")

@@ -4,7 +4,9 @@ A connection parses whatever arrives (pipelined requests queue up) and forwards 
 stops reading while a request's body waits for a backend beyond ``BODY_BUFFER``, while a backend cannot take
 the body as fast as it comes, or while too many requests are queued; and the upstream connection stops reading
 while the client cannot take the answer as fast as it comes. So memory stays bounded with slow clients, slow
-backends and large bodies both ways.
+backends and large bodies both ways. A connection with no request under way is closed after the idle
+timeout, and one whose request header takes longer than the header timeout gets a 408: clients that hold
+connections without using them cannot pile up.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from proxy.request import BadRequest, IncomingRequest
+from proxy.trust import TrustedProxies
 from proxy.wire import RequestHead, simple_response
 
 if TYPE_CHECKING:
@@ -27,8 +30,12 @@ BODY_BUFFER = 256 * 1024
 """Bytes of request body held while no backend takes them yet."""
 MAX_QUEUED = 32
 """Pipelined requests parsed ahead of the one being forwarded."""
-KEEPALIVE_S = 75.0
-"""An idle client connection (nothing in flight, nothing arriving) is closed after this, as aiohttp does."""
+IDLE_TIMEOUT_S = 20.0
+"""A client connection with no request under way is closed after this long: longer than aiohttp's client keeps
+an idle connection (15 s), so that such a client closes first, and never sends on one the proxy is closing."""
+HEADER_TIMEOUT_S = 10.0
+"""A request header must arrive whole within this long of its first byte, or the client gets a 408: a client
+sending a byte now and then must not hold a connection for ever."""
 
 
 class ClientConnection(asyncio.Protocol):
@@ -40,6 +47,8 @@ class ClientConnection(asyncio.Protocol):
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.peer = b""
+        self.trusted = False
+        """The peer is a proxy in front of this one: its X-Forwarded-* headers are believed."""
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[IncomingRequest] = deque()
         self.exchange: Exchange | None = None
@@ -49,6 +58,9 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.upstream_full = False
         self.last_active = 0.0
+        """When the connection was made or its last answer was written: the idle timeout counts from here."""
+        self.head_since: float | None = None
+        """When the first byte of a request header arrived, until the header is whole."""
         self._reading_paused = False
         self._dispatching = False
         self._parsing: IncomingRequest | None = None
@@ -59,12 +71,13 @@ class ClientConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.peer = (str(peer[0]) if isinstance(peer, tuple) else "").encode()
+        address = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.peer = address.encode()
+        self.trusted = address in self.server.trusted
         self.last_active = self.loop.time()
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = self.loop.time()
         if self.closing:
             return
         try:
@@ -111,6 +124,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._head = RequestHead()
+        self.head_since = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -119,6 +133,7 @@ class ClientConnection(asyncio.Protocol):
         self._head.add(name, value)
 
     def on_headers_complete(self) -> None:
+        self.head_since = None
         parser = self.parser
         request = IncomingRequest(
             parser.get_method(), self._url, self._head, parser.get_http_version(), parser.should_keep_alive()
@@ -178,6 +193,17 @@ class ClientConnection(asyncio.Protocol):
     def idle(self) -> bool:
         return self.exchange is None and not self.queue and self._parsing is None
 
+    def check_timeouts(self, now: float, idle_timeout: float, header_timeout: float) -> None:
+        """Closes the connection when it has waited too long for a request header (a 408), or idled too long."""
+        if self.closing or not self.idle:
+            return  # a request under way: the backend's timeout watches it
+        if self.head_since is not None:
+            if now - self.head_since > header_timeout:
+                self.write(simple_response(408, "the request header did not arrive in time\n", close=True))
+                self.close()
+        elif now - self.last_active > idle_timeout:
+            self.close()
+
     def dispatch(self) -> None:
         """Forwards the next request unless one is under way; a loop, not a recursion, since an exchange may end
         at once (no backend) and start the next."""
@@ -219,9 +245,23 @@ class ClientConnection(asyncio.Protocol):
 class ProxyServer:
     """Listens for clients and keeps their connections, so that a shutdown can let requests in flight finish."""
 
-    def __init__(self, forwarder: Forwarder, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        forwarder: Forwarder,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        trusted: TrustedProxies | None = None,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        header_timeout: float = HEADER_TIMEOUT_S,
+    ) -> None:
         self.forwarder = forwarder
         self.loop = loop
+        self.trusted = trusted or TrustedProxies()
+        self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self._tick = min(1.0, idle_timeout / 4, header_timeout / 4)
+        """How often connections are looked at: a timeout fires up to this late, and costs no timer per
+        connection."""
         self.connections: set[ClientConnection] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -230,7 +270,7 @@ class ProxyServer:
     async def start(self, host: str, port: int) -> int:
         factory: Callable[[], ClientConnection] = lambda: ClientConnection(self)  # noqa: E731
         self._server = await self.loop.create_server(factory, host, port, backlog=1024)
-        self._sweeper = self.loop.call_later(KEEPALIVE_S / 5, self._sweep)
+        self._sweeper = self.loop.call_later(self._tick, self._sweep)
         return int(self._server.sockets[0].getsockname()[1])
 
     def connection_closed(self) -> None:
@@ -238,10 +278,10 @@ class ProxyServer:
             self._all_closed.set()
 
     def _sweep(self) -> None:
-        limit = self.loop.time() - KEEPALIVE_S
-        for connection in [c for c in self.connections if c.idle and c.last_active < limit]:
-            connection.close()
-        self._sweeper = self.loop.call_later(KEEPALIVE_S / 5, self._sweep)
+        now = self.loop.time()
+        for connection in list(self.connections):
+            connection.check_timeouts(now, self.idle_timeout, self.header_timeout)
+        self._sweeper = self.loop.call_later(self._tick, self._sweep)
 
     async def shutdown(self, drain_seconds: float) -> None:
         """Stops listening, closes idle connections, lets the others finish their requests for up to

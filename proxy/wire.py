@@ -110,13 +110,19 @@ class RequestHead(_Head):
         else:
             self._note(code, value)
 
-    def render(self, method: bytes, target: bytes, *, host: bytes, peer: bytes) -> bytes:
-        """The head sent to a backend: end-to-end headers, Host the backend's, and the X-Forwarded-* ones."""
-        forwarded_for = self.forwarded_for + b", " + peer if self.forwarded_for else peer
+    def render(self, method: bytes, target: bytes, *, host: bytes, peer: bytes, trusted: bool) -> bytes:
+        """The head sent to a backend: end-to-end headers, Host the backend's, and the X-Forwarded-* ones. The
+        client's own X-Forwarded-* are kept (For appended to) only when ``trusted`` (a proxy in front of this
+        one); from anyone else they are replaced by what the proxy sees: the peer, plain http, the Host."""
+        if trusted:
+            forwarded_for = self.forwarded_for + b", " + peer if self.forwarded_for else peer
+            proto, forwarded_host = self.forwarded_proto or b"http", self.forwarded_host or self.client_host
+        else:
+            forwarded_for, proto, forwarded_host = peer, b"http", self.client_host
         parts = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *self._passing()]
-        parts += (b"X-Forwarded-For: ", forwarded_for, b"\r\nX-Forwarded-Proto: ", self.forwarded_proto or b"http")
-        if self.forwarded_host or self.client_host:
-            parts += (b"\r\nX-Forwarded-Host: ", self.forwarded_host or self.client_host)
+        parts += (b"X-Forwarded-For: ", forwarded_for, b"\r\nX-Forwarded-Proto: ", proto)
+        if forwarded_host:
+            parts += (b"\r\nX-Forwarded-Host: ", forwarded_host)
         parts.append(b"\r\nTransfer-Encoding: chunked\r\n\r\n" if self.chunked else b"\r\n\r\n")
         return b"".join(parts)
 

@@ -29,6 +29,8 @@ GATE = web.AppKey("gate", asyncio.Event)
 """/hold reads its request body only once this is set."""
 BROKEN = web.AppKey("broken", list[str])
 """Requests whose client (the proxy) went away before their body was read whole."""
+TARGETS = web.AppKey("targets", list[str])
+"""The request target of each request but /healthz, as it arrived (not decoded)."""
 
 
 def backend_app(name: str) -> web.Application:
@@ -42,9 +44,11 @@ def backend_app(name: str) -> web.Application:
     app[PROGRESS] = [0]
     app[GATE] = asyncio.Event()
     app[BROKEN] = []
+    app[TARGETS] = []
 
     async def echo(request: web.Request) -> web.StreamResponse:
         seen.append(dict(request.headers))
+        app[TARGETS].append(request.raw_path)
         peer = request.transport.get_extra_info("peername") if request.transport else None
         app[PEERS].append(peer[1] if peer else 0)
         if app[SHEDDING][0]:

@@ -21,10 +21,25 @@ def test_a_request_head_keeps_end_to_end_headers_and_adds_the_forwarded_ones() -
     ]:
         head.add(name, value)
     assert (head.expect_continue, head.chunked, head.content_length) == (True, True, None)
-    assert head.render(b"GET", b"/a?b=1", host=b"127.0.0.1:8001", peer=b"127.0.0.2") == (
+    assert head.render(b"GET", b"/a?b=1", host=b"127.0.0.1:8001", peer=b"127.0.0.2", trusted=True) == (
         b"GET /a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:8001\r\nAccept: */*\r\n"
         b"X-Forwarded-For: 10.0.0.1, 127.0.0.2\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+
+
+def test_forwarded_headers_from_an_untrusted_client_are_replaced() -> None:
+    head = RequestHead()
+    for name, value in [
+        (b"Host", b"shop.example"),
+        (b"X-Forwarded-For", b"10.0.0.1"),
+        (b"X-Forwarded-Proto", b"https"),
+        (b"X-Forwarded-Host", b"bank.example"),
+    ]:
+        head.add(name, value)
+    assert head.render(b"GET", b"/", host=b"n:1", peer=b"127.0.0.2", trusted=False) == (
+        b"GET / HTTP/1.1\r\nHost: n:1\r\n"
+        b"X-Forwarded-For: 127.0.0.2\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: shop.example\r\n\r\n"
     )
 
 
