@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import sys
@@ -17,6 +18,9 @@ from nodes.admission import AdmissionLimits
 from nodes.app import create_app
 from nodes.replica import ReplicaNameError, replica_name
 from nodes.settings import LISTEN_BACKLOG, SHUTDOWN_TIMEOUT_S, WRITE_POLICIES, NodeSettings
+
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+"""A port or address the node cannot have: said in one line, not a traceback."""
 
 CACHE_URL_VARIABLE = "FARM_CACHE_URL"
 
@@ -88,6 +92,16 @@ def main() -> None:
     except ValueError as wrong:
         parser.error(str(wrong))
     logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
+    try:
+        serve(args, settings)
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        sys.exit(f"python -m nodes: cannot listen: {exc}")
+    sys.exit(0)
+
+
+def serve(args: argparse.Namespace, settings: NodeSettings) -> None:
     web.run_app(
         create_app(settings),
         host=args.host,
@@ -98,7 +112,6 @@ def main() -> None:
         loop=event_loop(),
         backlog=LISTEN_BACKLOG,
     )
-    sys.exit(0)
 
 
 def event_loop() -> asyncio.AbstractEventLoop | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 
 from proxy.app import Proxy, ProxySettings
@@ -17,6 +19,8 @@ from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S
 from proxy.trust import TrustedProxies
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+"""A port or address the proxy cannot have: said in one line, not a traceback."""
 
 
 def main() -> None:
@@ -101,7 +105,12 @@ def main() -> None:
     except ImportError:
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(settings, args.host, args.port))
+        try:
+            runner.run(serve(settings, args.host, args.port))
+        except OSError as exc:
+            if exc.errno not in LISTEN_ERRORS:
+                raise
+            sys.exit(f"python -m proxy: cannot listen: {exc}")
 
 
 async def serve(settings: ProxySettings, host: str, port: int) -> None:

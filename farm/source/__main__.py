@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import sys
 from pathlib import Path
 
 from aiohttp import web
 
 from farm.source.app import SourceSettings, create_app
 from farm.source.catalog import CATALOG_ITEMS
+
+LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 
 def main() -> None:
@@ -29,7 +33,12 @@ def main() -> None:
     settings = SourceSettings(
         args.catalog, args.items, args.latency_ms, args.jitter_ms, args.seed, args.fail_writes_after_apply
     )
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5)
+    try:
+        web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5)
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        sys.exit(f"python -m farm.source: cannot listen: {exc}")
 
 
 if __name__ == "__main__":
