@@ -19,12 +19,14 @@ from farm.cache import DistributedCache, EntryOptions, from_url
 from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
 from farm.cache.tasks import cancel_and_wait
+from farm.openapi import serve_description
 from nodes.admission import Admission
 from nodes.cache_access import CacheUnavailable, GuardedCache, NodeBusy
 from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
 from nodes.item_writes import write_item
 from nodes.loop_lag import LoopLag
+from nodes.openapi import DESCRIPTION
 from nodes.pages import home_page
 from nodes.settings import NodeSettings
 from nodes.shared_reads import SharedReads
@@ -249,4 +251,5 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/stats", stats)
     app.router.add_get("/metrics", metrics)
+    serve_description(app.router, DESCRIPTION)
     return app

@@ -1,4 +1,5 @@
-"""The admin API under /_proxy/: list, add and drain-remove backends, metrics. Every call needs the token."""
+"""The admin API under /_proxy/: list, add and drain-remove backends, metrics. Every call needs the token but
+GET /_proxy/openapi.json, its description."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from yarl import URL
 
+from farm.openapi import DESCRIPTION_PATH, serve_description
 from proxy.backends import BackendPool, DuplicateBackend, UnknownBackend
 from proxy.drain import DRAIN_TIMEOUT_S, drain_and_remove
 from proxy.metrics import prometheus_text
+from proxy.openapi import describe
 
 PREFIX = "/_proxy"
+DESCRIPTION = describe(PREFIX)
+PUBLIC = {f"{PREFIX}{DESCRIPTION_PATH}"}
+"""What answers without the token: the API's description."""
 POOL = web.AppKey("pool", BackendPool)
 TOKEN = web.AppKey("admin_token", str)
 
@@ -27,7 +33,7 @@ def authorized(request: web.Request) -> bool:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not authorized(request):
+    if request.path not in PUBLIC and not authorized(request):
         return web.json_response(
             {"error": "missing or wrong admin token: send Authorization: Bearer <token>"},
             status=401,
@@ -93,4 +99,5 @@ def admin_app(pool: BackendPool, token: str) -> web.Application:
     app.router.add_post("/backends", add_backend)
     app.router.add_delete("/backends/{name}", remove_backend)
     app.router.add_get("/metrics", metrics)
+    serve_description(app.router, DESCRIPTION)
     return app
