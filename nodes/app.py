@@ -20,6 +20,7 @@ from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
 from farm.cache.tasks import cancel_and_wait
 from farm.openapi import serve_description
+from farm.source.catalog import ItemNotFound, parse_item_id
 from nodes.admission import Admission
 from nodes.cache_access import CacheUnavailable, GuardedCache, NodeBusy
 from nodes.cache_debts import CacheDebts
@@ -74,10 +75,14 @@ async def farm_headers(request: web.Request, response: web.StreamResponse) -> No
 
 
 def _item_key(request: web.Request) -> tuple[str, str]:
-    raw = request.match_info["item_id"]
-    if not raw.isdigit():
-        raise web.HTTPBadRequest(text=f"item id must be a whole number, not {raw!r}\n")
-    return raw, f"item:{raw}"
+    """The item's id and cache key, one spelling per item (``007`` is item 7)."""
+    try:
+        item_id = str(parse_item_id(request.match_info["item_id"]))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except ItemNotFound as exc:
+        raise web.HTTPNotFound(text=f"{exc}\n") from None
+    return item_id, f"item:{item_id}"
 
 
 async def get_item(request: web.Request) -> web.Response:

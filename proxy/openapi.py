@@ -16,6 +16,11 @@ from farm.openapi import (
 from proxy.backends import BackendState
 from proxy.drain import DRAIN_TIMEOUT_S
 
+BACKEND_NAME_PATTERN = "^[^/\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]+$"
+"""The same text is a JSON Schema (ECMA) and a Python pattern."""
+BACKEND_NAME_RULE = "give one or more characters, no '/' and no control characters: DELETE must be able to name it"
+MAX_DRAIN_TIMEOUT_S = 3600.0
+
 ERROR: Schema = {
     "type": "object",
     "required": ["error"],
@@ -47,8 +52,8 @@ NEW_BACKEND: Schema = {
     "type": "object",
     "required": ["name", "url"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "pattern": "^[^/]+$", "description": "Unique among backends."},
-        "url": {"type": "string", "pattern": "^https?://[^/?#@]+", "description": "http(s) with a host."},
+        "name": {"type": "string", "pattern": BACKEND_NAME_PATTERN, "description": f"Unique: {BACKEND_NAME_RULE}."},
+        "url": {"type": "string", "description": "An http(s) URL with a host (400 if it is not)."},
     },
 }
 UNAUTHORIZED = {
@@ -92,7 +97,9 @@ def describe(prefix: str) -> Schema:
                     "requestBody": {"required": True, "content": {JSON: {"schema": NEW_BACKEND}}},
                     "responses": {
                         "201": json_body("The backend added.", BACKEND),
-                        "400": error("The body is not a JSON object with a name and an http(s) URL."),
+                        "400": error(
+                            "The body is not a JSON object with a name and an http(s) URL; the message says which."
+                        ),
                         "409": error("A backend of that name exists."),
                         **COMMON,
                     },
@@ -107,7 +114,7 @@ def describe(prefix: str) -> Schema:
                             "name": "drain_timeout",
                             "in": "query",
                             "description": f"Seconds its requests in flight get (default {DRAIN_TIMEOUT_S:g}).",
-                            "schema": {"type": "number", "minimum": 0},
+                            "schema": {"type": "number", "minimum": 0, "maximum": MAX_DRAIN_TIMEOUT_S},
                         },
                     ],
                     "responses": {
@@ -120,7 +127,7 @@ def describe(prefix: str) -> Schema:
                                 "properties": {"removed": BACKEND, "drained": {"type": "boolean"}},
                             },
                         ),
-                        "400": error("drain_timeout is not a number of seconds."),
+                        "400": error(f"drain_timeout is not a number of seconds from 0 to {MAX_DRAIN_TIMEOUT_S:g}."),
                         "404": error("No backend of that name."),
                         **COMMON,
                     },

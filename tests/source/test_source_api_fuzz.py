@@ -38,7 +38,7 @@ def test_the_store_serves_its_description(source_store: Service) -> None:
 
 
 @schema.parametrize()
-@examples(25)
+@examples(50)
 def test_every_answer_is_as_described(case: Case[Any], source_store: Service) -> None:
     try:
         case.call_and_validate(base_url=source_store.url)

@@ -1,0 +1,46 @@
+"""The node's HTTP API, fuzzed from its OpenAPI description against the real process, with a real source store
+process and a private redis-server behind it (tests.api_fuzz)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from schemathesis import Case
+
+from farm.openapi import DESCRIPTION_PATH
+from farm.testing.servers import ServerProcess
+from nodes.openapi import DESCRIPTION
+from tests.api_fuzz import load
+from tests.fuzzing import examples
+from tests.services import Service, service
+
+pytestmark = pytest.mark.fuzz
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, redis_server: ServerProcess) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("node")
+    source_args = ("--catalog", str(folder / "catalog.db"), "--latency-ms", "0")
+    with service(folder, "source", "farm.source", *source_args) as source:
+        node_args = ("--name", "node-fuzz", "--source", source.url, "--cache", redis_server.url)
+        with service(folder, "node", "nodes", *node_args) as running:
+            yield running
+            assert running.healthy(), "the node stopped answering"
+            assert running.tracebacks() == []
+        assert source.tracebacks() == []
+
+
+schema = load(DESCRIPTION)
+
+
+def test_the_node_serves_its_description(node: Service) -> None:
+    assert requests.get(node.url + DESCRIPTION_PATH, timeout=5).json() == DESCRIPTION
+
+
+@schema.parametrize()
+@examples(50)
+def test_every_answer_is_as_described(case: Case[Any], node: Service) -> None:
+    case.call_and_validate(base_url=node.url)
