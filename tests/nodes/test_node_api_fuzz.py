@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
 from schemathesis import Case
 
 from farm.openapi import DESCRIPTION_PATH
 from farm.testing.servers import ServerProcess
 from nodes.openapi import DESCRIPTION
-from tests.api_fuzz import load
+from tests.api_fuzz import assert_described, hostile_bodies, load
 from tests.fuzzing import examples
 from tests.services import Service, service
 
@@ -44,3 +45,10 @@ def test_the_node_serves_its_description(node: Service) -> None:
 @examples(50)
 def test_every_answer_is_as_described(case: Case[Any], node: Service) -> None:
     case.call_and_validate(base_url=node.url)
+
+
+@given(body=hostile_bodies(["name", "price"]))
+@examples(40)
+def test_an_item_update_the_source_store_cannot_take_is_refused(body: bytes, node: Service) -> None:
+    reply = requests.put(node.url + "/items/3", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert_described(DESCRIPTION, "/items/{item_id}", "put", reply)

@@ -7,16 +7,18 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
 from schemathesis import Case
 
 from farm.openapi import DESCRIPTION_PATH
 from farm.source.openapi import DESCRIPTION
-from tests.api_fuzz import load
+from tests.api_fuzz import assert_described, hostile_bodies, load
 from tests.fuzzing import examples
 from tests.services import Service, service
 
 pytestmark = pytest.mark.fuzz
 
+JSON_TYPE = {"Content-Type": "application/json"}
 NO_FAULTS = {"latency_ms": 0, "jitter_ms": 0, "fail_writes_after_apply": 0}
 
 
@@ -46,3 +48,20 @@ def test_every_answer_is_as_described(case: Case[Any], source_store: Service) ->
         if case.method == "PUT" and case.path == "/control":
             # A generated latency of hours, or lost replies, must not slow or break the requests that follow.
             requests.put(source_store.url + "/control", json=NO_FAULTS, timeout=5).raise_for_status()
+
+
+@given(body=hostile_bodies(["name", "price"]))
+@examples(40)
+def test_an_item_update_the_store_cannot_take_is_refused(body: bytes, source_store: Service) -> None:
+    reply = requests.put(source_store.url + "/items/3", data=body, headers=JSON_TYPE, timeout=30)
+    assert_described(DESCRIPTION, "/items/{item_id}", "put", reply)
+
+
+@given(body=hostile_bodies(list(NO_FAULTS)))
+@examples(40)
+def test_a_fault_change_the_store_cannot_take_is_refused(body: bytes, source_store: Service) -> None:
+    try:
+        reply = requests.put(source_store.url + "/control", data=body, headers=JSON_TYPE, timeout=30)
+        assert_described(DESCRIPTION, "/control", "put", reply)
+    finally:
+        requests.put(source_store.url + "/control", json=NO_FAULTS, timeout=5).raise_for_status()
