@@ -109,7 +109,13 @@ def describe(prefix: str) -> Schema:
                 "delete": {
                     "summary": "Takes the backend out of rotation, lets its requests in flight finish, removes it.",
                     "parameters": [
-                        {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "description": "The backend's name.",
+                            "schema": {"type": "string", "minLength": 1},
+                        },
                         {
                             "name": "drain_timeout",
                             "in": "query",
