@@ -26,7 +26,8 @@ def node(tmp_path_factory: pytest.TempPathFactory, redis_server: ServerProcess) 
     folder = tmp_path_factory.mktemp("node")
     source_args = ("--catalog", str(folder / "catalog.db"), "--latency-ms", "0")
     with service(folder, "source", "farm.source", *source_args) as source:
-        node_args = ("--name", "node-fuzz", "--source", source.url, "--cache", redis_server.url)
+        cache = f"{redis_server.url}?instance_name=node-api-fuzz:"  # the session's server: keys of its own
+        node_args = ("--name", "node-fuzz", "--source", source.url, "--cache", cache)
         with service(folder, "node", "nodes", *node_args) as running:
             yield running
             assert running.healthy(), "the node stopped answering"
