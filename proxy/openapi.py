@@ -8,7 +8,6 @@ from farm.openapi import (
     METHOD_NOT_ALLOWED,
     OPENAPI_VERSION,
     TEXT,
-    TOO_LARGE,
     Schema,
     description_operation,
     json_body,
@@ -60,7 +59,11 @@ UNAUTHORIZED = {
     **error("No token, or the wrong one."),
     "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
 }
-COMMON: Schema = {"401": UNAUTHORIZED, "405": METHOD_NOT_ALLOWED, "413": TOO_LARGE}
+COMMON: Schema = {
+    "401": UNAUTHORIZED,
+    "405": METHOD_NOT_ALLOWED,
+    "413": error("The body is larger than the admin API takes (its bodies are a few hundred bytes)."),
+}
 
 
 def describe(prefix: str) -> Schema:
