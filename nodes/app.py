@@ -19,12 +19,15 @@ from farm.cache import DistributedCache, EntryOptions, from_url
 from farm.cache.coordination import Observation, deadline_after
 from farm.cache.sql.target import is_sql_url
 from farm.cache.tasks import cancel_and_wait
+from farm.openapi import serve_description
+from farm.source.catalog import ItemNotFound, parse_item_id
 from nodes.admission import Admission
 from nodes.cache_access import CacheUnavailable, GuardedCache, NodeBusy
 from nodes.cache_debts import CacheDebts
 from nodes.counters import NodeCounters
 from nodes.item_writes import write_item
 from nodes.loop_lag import LoopLag
+from nodes.openapi import DESCRIPTION
 from nodes.pages import home_page
 from nodes.settings import NodeSettings
 from nodes.shared_reads import SharedReads
@@ -72,10 +75,14 @@ async def farm_headers(request: web.Request, response: web.StreamResponse) -> No
 
 
 def _item_key(request: web.Request) -> tuple[str, str]:
-    raw = request.match_info["item_id"]
-    if not raw.isdigit():
-        raise web.HTTPBadRequest(text=f"item id must be a whole number, not {raw!r}\n")
-    return raw, f"item:{raw}"
+    """The item's id and cache key, one spelling per item (``007`` is item 7)."""
+    try:
+        item_id = str(parse_item_id(request.match_info["item_id"]))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except ItemNotFound as exc:
+        raise web.HTTPNotFound(text=f"{exc}\n") from None
+    return item_id, f"item:{item_id}"
 
 
 async def get_item(request: web.Request) -> web.Response:
@@ -249,4 +256,5 @@ def create_app(settings: NodeSettings, *, cache: DistributedCache | None = None)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/stats", stats)
     app.router.add_get("/metrics", metrics)
+    serve_description(app.router, DESCRIPTION)
     return app

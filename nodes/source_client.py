@@ -47,6 +47,6 @@ async def call_source(
     sent = {"X-Node": node, "Content-Type": "application/json", **(headers or {})}
     try:
         async with session.request(method, url, data=body, headers=sent) as reply:
-            return SourceReply(reply.status, await reply.read())
+            return SourceReply(reply.status, await reply.read(), reply.content_type)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return SourceReply(502, f"source store unavailable: {exc or type(exc).__name__}\n".encode(), "text/plain")

@@ -1,19 +1,27 @@
-"""The admin API under /_proxy/: list, add and drain-remove backends, metrics. Every call needs the token."""
+"""The admin API under /_proxy/: list, add and drain-remove backends, metrics. Every call needs the token but
+GET /_proxy/openapi.json, its description."""
 
 from __future__ import annotations
 
 import hmac
-import json
+import math
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from yarl import URL
 
+from farm.openapi import DESCRIPTION_PATH, serve_description
 from proxy.backends import BackendPool, DuplicateBackend, UnknownBackend
 from proxy.drain import DRAIN_TIMEOUT_S, drain_and_remove
 from proxy.metrics import prometheus_text
+from proxy.openapi import BACKEND_NAME_PATTERN, BACKEND_NAME_RULE, MAX_DRAIN_TIMEOUT_S, describe
 
 PREFIX = "/_proxy"
+DESCRIPTION = describe(PREFIX)
+PUBLIC = {f"{PREFIX}{DESCRIPTION_PATH}"}
+"""What answers without the token: the API's description."""
+BACKEND_NAME = re.compile(BACKEND_NAME_PATTERN)
 POOL = web.AppKey("pool", BackendPool)
 TOKEN = web.AppKey("admin_token", str)
 
@@ -27,7 +35,7 @@ def authorized(request: web.Request) -> bool:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not authorized(request):
+    if request.path not in PUBLIC and not authorized(request):
         return web.json_response(
             {"error": "missing or wrong admin token: send Authorization: Bearer <token>"},
             status=401,
@@ -43,7 +51,9 @@ async def list_backends(request: web.Request) -> web.Response:
 async def add_backend(request: web.Request) -> web.Response:
     try:
         body = await request.json()
-    except json.JSONDecodeError:
+    except UnicodeDecodeError as exc:
+        return web.json_response({"error": f"the body is not UTF-8 (byte {exc.start})"}, status=400)
+    except (ValueError, RecursionError):  # not JSON, nested too deep, or an integer too long to convert
         return web.json_response({"error": 'the body must be JSON: {"name": ..., "url": ...}'}, status=400)
     name, url = (
         body.get("name") if isinstance(body, dict) else None,
@@ -51,9 +61,15 @@ async def add_backend(request: web.Request) -> web.Response:
     )
     if not isinstance(name, str) or not name or not isinstance(url, str):
         return web.json_response({"error": 'give "name" and "url" as strings'}, status=400)
-    parsed = URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return web.json_response({"error": f"url {url!r} is not an http(s) URL with a host"}, status=400)
+    if not BACKEND_NAME.fullmatch(name):
+        return web.json_response({"error": f"name {name!r:.80}: {BACKEND_NAME_RULE}"}, status=400)
+    try:
+        parsed = URL(url)
+        usable = parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port is not None
+    except ValueError:  # yarl: not a URL at all (a bad port, an unclosed bracket, a lone surrogate)
+        usable = False
+    if not usable:
+        return web.json_response({"error": f"url {url!r:.200} is not an http(s) URL with a host"}, status=400)
     try:
         backend = request.app[POOL].add(name, url)
         request.app[POOL].held.discard(name)
@@ -68,7 +84,10 @@ async def remove_backend(request: web.Request) -> web.Response:
     try:
         timeout = float(raw_timeout)
     except ValueError:
-        return web.json_response({"error": f"drain_timeout={raw_timeout!r} is not a number of seconds"}, status=400)
+        timeout = math.nan
+    if not 0 <= timeout <= MAX_DRAIN_TIMEOUT_S:
+        message = f"drain_timeout={raw_timeout!r:.80} is not a number of seconds from 0 to {MAX_DRAIN_TIMEOUT_S:g}"
+        return web.json_response({"error": message}, status=400)
     try:
         request.app[POOL].get(name)
         request.app[POOL].held.add(name)  # before the drain: discovery must not add it back meanwhile
@@ -93,4 +112,5 @@ def admin_app(pool: BackendPool, token: str) -> web.Application:
     app.router.add_post("/backends", add_backend)
     app.router.add_delete("/backends/{name}", remove_backend)
     app.router.add_get("/metrics", metrics)
+    serve_description(app.router, DESCRIPTION)
     return app

@@ -1,10 +1,9 @@
 """The source store's HTTP API: GET/PUT /items/{id}, GET /stats, GET /stats/reads-by-node, POST /stats/reset,
-GET/PUT /control, GET /healthz."""
+GET/PUT /control, GET /healthz, GET /openapi.json (farm.source.openapi describes them)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,8 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from farm.source.catalog import CATALOG_ITEMS, BadItemUpdate, Catalog, Item, ItemNotFound
+from farm.openapi import serve_description
+from farm.source.bodies import json_body
+from farm.source.catalog import CATALOG_ITEMS, BadItemUpdate, Catalog, Item, ItemNotFound, parse_item_id
 from farm.source.faults import SourceFaults, delay_s, install_faults, lose_reply
+from farm.source.openapi import DESCRIPTION
 from farm.source.stats import SourceStats
 from farm.source.write_guard import WriteConditions, WriteGuard, WriteRefused
 
@@ -45,11 +47,12 @@ async def _latency(app: web.Application) -> None:
 
 
 def _item_id(request: web.Request) -> int:
-    raw = request.match_info["item_id"]
     try:
-        return int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"item id must be a whole number, not {raw!r}\n") from None
+        return parse_item_id(request.match_info["item_id"])
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except ItemNotFound as exc:
+        raise web.HTTPNotFound(text=f"{exc}\n") from None
 
 
 async def get_item(request: web.Request) -> web.Response:
@@ -67,11 +70,9 @@ async def get_item(request: web.Request) -> web.Response:
 async def put_item(request: web.Request) -> web.Response:
     app = request.app
     item_id = _item_id(request)
+    changes = await json_body(request)
     try:
-        changes = await request.json()
         conditions = WriteConditions.from_headers(request.headers)
-    except json.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}\n") from None
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
     app[STATS].count(write=True, key=str(item_id), node=request.headers.get("X-Node", UNKNOWN_NODE))
@@ -151,4 +152,5 @@ def create_app(settings: SourceSettings) -> web.Application:
     app.router.add_get("/stats/reads-by-node", reads_by_node)
     app.router.add_post("/stats/reset", reset_stats)
     app.router.add_get("/healthz", healthz)
+    serve_description(app.router, DESCRIPTION)
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-EDITABLE_FIELDS = {"name": str, "price": float}
+EDITABLE_FIELDS = ("name", "price")
+LARGEST_ID = 2**63 - 1
+"""SQLite's largest integer: a larger id names no item."""
 
 
 class ItemNotFound(LookupError):
@@ -32,6 +35,39 @@ class Item:
 
 CATALOG_ITEMS = 1000
 """Items in a new catalog (ids 1 to 1000): what the farm's source store holds, and so the keys a scenario can use."""
+
+
+def parse_item_id(raw: str) -> int:
+    """An item id as a path gives it: ASCII digits only, so that one item has one spelling in the cache's keys
+    (``int()`` also takes signs, underscores, spaces and other scripts' digits). ValueError if it is none;
+    ItemNotFound if it is beyond any item (it may have more digits than ``int()`` converts)."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"item id must be a whole number, not {raw!r}")
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(LARGEST_ID)) or int(digits) > LARGEST_ID:
+        raise ItemNotFound(f"no item {digits[:40]}{'...' if len(digits) > 40 else ''}")
+    return int(digits)
+
+
+def _checked(field: str, value: Any) -> str | float:
+    """The value as the catalog holds it; BadItemUpdate naming the field if it cannot."""
+    if field == "price":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BadItemUpdate(f"field 'price' must be a number, not {value!r:.80}")
+        try:
+            price = float(value)
+        except OverflowError:
+            price = math.inf
+        if not math.isfinite(price):
+            raise BadItemUpdate(f"field 'price' must be a finite number, not {value!r:.80}")
+        return price
+    if not isinstance(value, str):
+        raise BadItemUpdate(f"field 'name' must be a str, not {value!r:.80}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise BadItemUpdate(f"field 'name' must be text without lone surrogates, not {value!r:.80}") from None
+    return value
 
 
 def initial_item(item_id: int) -> Item:
@@ -71,17 +107,15 @@ class Catalog:
         """Applies the changes and bumps the version, in one statement."""
         if not isinstance(changes, dict):
             raise BadItemUpdate(f"the body must be a JSON object of fields to change, not {type(changes).__name__}")
-        for field, value in changes.items():
-            expected = EDITABLE_FIELDS.get(field)
-            if expected is None:
-                raise BadItemUpdate(f"field {field!r} cannot be changed: use {', '.join(sorted(EDITABLE_FIELDS))}")
-            if not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
-                raise BadItemUpdate(f"field {field!r} must be a {expected.__name__}, not {value!r}")
-        sets = "".join(f", {field} = ?" for field in changes)
+        for field in changes:
+            if field not in EDITABLE_FIELDS:
+                raise BadItemUpdate(f"field {field!r:.80} cannot be changed: use {', '.join(EDITABLE_FIELDS)}")
+        values = {field: _checked(field, value) for field, value in changes.items()}
+        sets = "".join(f", {field} = ?" for field in values)
         with self._lock:
             row = self._conn.execute(
                 f"UPDATE items SET version = version + 1{sets} WHERE id = ? RETURNING id, name, price, version",
-                (*changes.values(), item_id),
+                (*values.values(), item_id),
             ).fetchone()
         if row is None:
             raise ItemNotFound(f"no item {item_id}")

@@ -13,11 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
+from farm.source.bodies import json_body
 from farm.source.stats import SourceStats
 
+MAX_DELAY_MS = 60_000
+"""A minute: longer than any client waits, and a longer delay would only stall the requests that follow."""
 LIMITS: dict[str, tuple[float, float]] = {
-    "latency_ms": (0, math.inf),
-    "jitter_ms": (0, math.inf),
+    "latency_ms": (0, MAX_DELAY_MS),
+    "jitter_ms": (0, MAX_DELAY_MS),
     "fail_writes_after_apply": (0, 1),
 }
 """Every field ``PUT /control`` takes, with its smallest and largest value."""
@@ -52,11 +55,15 @@ def changed(faults: SourceFaults, body: Any) -> SourceFaults:
         if name not in LIMITS:
             raise ControlError(name, f"unknown field: use {', '.join(LIMITS)}")
         low, high = LIMITS[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ControlError(name, f"must be a number, not {value!r}")
-        if not low <= value <= high:
-            bounds = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
-            raise ControlError(name, f"must be {bounds}, not {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value in (math.inf, -math.inf)
+            or value != value
+        ):
+            raise ControlError(name, f"must be a number, not {value!r:.80}")
+        if not low <= value <= high:  # exact for integers of any size
+            raise ControlError(name, f"must be between {low:g} and {high:g}, not {value!r:.80}")
     return replace(faults, **{name: float(value) for name, value in body.items()})
 
 
@@ -104,10 +111,7 @@ async def get_control(request: web.Request) -> web.Response:
 
 
 async def put_control(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"(body): not JSON: {exc}\n") from None
+    body = await json_body(request)
     live = request.app[FAULTS]
     try:
         live.current = changed(live.current, body)

@@ -9,6 +9,8 @@ thread, right before the update, so nothing can slip in between.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from multidict import CIMultiDictProxy
 
 FENCE_HEADER = "X-Fence"
 DEADLINE_HEADER = "X-Deadline"
+FENCE = re.compile(r"-?[0-9]{1,19}")
+"""A fence as nodes send it: ASCII digits, within a Redis integer's range."""
 
 
 class WriteRefused(Exception):
@@ -36,15 +40,15 @@ class WriteConditions:
     def from_headers(cls, headers: CIMultiDictProxy[str]) -> WriteConditions:
         """Raises ValueError naming the bad header."""
         fence, deadline = headers.get(FENCE_HEADER), headers.get(DEADLINE_HEADER)
-        try:
-            parsed_fence = None if fence is None else int(fence)
-        except ValueError:
-            raise ValueError(f"{FENCE_HEADER} must be a whole number, not {fence!r}") from None
+        if fence is not None and not FENCE.fullmatch(fence):
+            raise ValueError(f"{FENCE_HEADER} must be a whole number, not {fence!r:.80}")
         try:
             parsed_deadline = None if deadline is None else float(deadline)
         except ValueError:
-            raise ValueError(f"{DEADLINE_HEADER} must be unix seconds, not {deadline!r}") from None
-        return cls(parsed_fence, parsed_deadline)
+            parsed_deadline = math.nan
+        if parsed_deadline is not None and not math.isfinite(parsed_deadline):
+            raise ValueError(f"{DEADLINE_HEADER} must be unix seconds, not {deadline!r:.80}")
+        return cls(None if fence is None else int(fence), parsed_deadline)
 
 
 @dataclass

@@ -244,3 +244,30 @@ async def test_a_hit_costs_one_cache_round_trip(
     await watcher.aclose()
     await marker.aclose()
     assert sent == ["EVALSHA"] * 10
+
+
+async def test_one_item_has_one_cache_entry_however_its_id_is_spelled(
+    local_farm: LocalFarm, redis_cache: RedisCache
+) -> None:
+    node = await local_farm.node("node-1", redis_cache)
+    http = local_farm.http
+    async with http.get(f"{node}/items/7") as reply:
+        assert (await reply.json())["version"] == 1
+    async with http.put(f"{node}/items/007", json={"name": "seven"}) as reply:
+        assert reply.status == 200
+    async with http.get(f"{node}/items/7") as reply:
+        assert (await reply.json())["version"] == 2, "not the entry cached before the write"
+
+
+@pytest.mark.parametrize(
+    ("item", "status"),
+    [("500", 404), ("99999999999999999999999", 404), ("%D9%A1", 400), ("-1", 400), ("%C2%B2", 400)],
+)
+async def test_an_item_that_is_not_there_is_answered_as_text(
+    local_farm: LocalFarm, redis_cache: RedisCache, item: str, status: int
+) -> None:
+    node = await local_farm.node("node-1", redis_cache)
+    for method in ("GET", "PUT"):
+        async with local_farm.http.request(method, f"{node}/items/{item}", json={"name": "x"}) as reply:
+            assert reply.status == status, await reply.text()
+            assert reply.content_type == "text/plain", "what the source store answered, as it answered it"

@@ -134,3 +134,57 @@ async def test_overlapping_writes_of_one_item_are_counted(tmp_path: Path) -> Non
         assert await put(1) == 200
         async with http.post("/stats/reset") as reply:
             assert (await reply.json())["overlapping_writes"] == 0
+
+
+@pytest.mark.parametrize(
+    ("item", "status"),
+    [
+        ("99999999999999999999999", 404),  # beyond SQLite's integers: no such item, not a server error
+        ("-1", 400),
+        ("+1", 400),
+        ("1_0", 400),
+        ("%D9%A1", 400),  # an Arabic-Indic one: int() takes it, an id is ASCII digits
+    ],
+)
+async def test_an_item_id_is_ascii_digits_and_any_size_is_answered(
+    source: tuple[str, aiohttp.ClientSession], item: str, status: int
+) -> None:
+    _, http = source
+    async with http.get(f"/items/{item}") as reply:
+        assert reply.status == status, await reply.text()
+    async with http.put(f"/items/{item}", json={"name": "x"}) as reply:
+        assert reply.status == status, await reply.text()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"price": NaN}', "field 'price' must be a finite number"),
+        (b'{"price": Infinity}', "field 'price' must be a finite number"),
+        (b'{"price": 1e400}', "field 'price' must be a finite number"),
+        (b'{"price": 1' + b"0" * 400 + b"}", "field 'price' must be a finite number"),
+        (b'{"name": "\\ud800"}', "field 'name' must be text without lone surrogates"),
+        (b'{"name": "x"}\xff', "the body is not UTF-8"),
+        (b'{"price": 1' + b"0" * 5000 + b"}", "the body is not JSON"),
+        (b"[" * 100_000, "the body is not JSON"),
+    ],
+)
+async def test_an_update_the_catalog_cannot_hold_is_refused_and_changes_nothing(
+    source: tuple[str, aiohttp.ClientSession], body: bytes, message: str
+) -> None:
+    _, http = source
+    async with http.put("/items/4", data=body, headers={"Content-Type": "application/json"}) as reply:
+        assert reply.status == 400
+        assert message in await reply.text()
+    async with http.get("/items/4") as reply:
+        assert (await reply.json())["version"] == 1
+
+
+@pytest.mark.parametrize(("header", "value"), [("X-Deadline", "nan"), ("X-Deadline", "inf"), ("X-Fence", "\u0661")])
+async def test_a_write_condition_that_is_no_number_is_refused(
+    source: tuple[str, aiohttp.ClientSession], header: str, value: str
+) -> None:
+    _, http = source
+    async with http.put("/items/4", json={"name": "x"}, headers={header: value}) as reply:
+        assert reply.status == 400
+        assert header in await reply.text()
