@@ -48,6 +48,25 @@ class AdmissionLimits:
         if not isinstance(self.queue_timeout, int | float) or self.queue_timeout <= 0:
             raise ValueError(f"queue_timeout={self.queue_timeout!r}: must be a positive number of seconds")
 
+    def node_arguments(self) -> list[str]:
+        """The flags of ``python -m nodes`` that set these limits: what a farm puts on each node's command line."""
+        return [
+            "--max-in-flight",
+            str(self.max_in_flight),
+            "--max-queue",
+            str(self.max_queue),
+            "--queue-timeout-ms",
+            f"{self.queue_timeout * 1000:g}",
+        ]
+
+    def as_json(self) -> dict[str, float]:
+        """As a node's ``/stats`` shows them (the queue timeout in ms, as the flag gives it)."""
+        return {
+            "max_in_flight": self.max_in_flight,
+            "max_queue": self.max_queue,
+            "queue_timeout_ms": self.queue_timeout * 1000,
+        }
+
 
 class Admission:
     """Slots for requests in flight; a freed slot goes to the longest waiter (no newcomer overtakes it).
