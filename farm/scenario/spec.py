@@ -130,9 +130,9 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
 
 def _admission(farm: dict[str, Any]) -> AdmissionLimits:
     defaults = AdmissionLimits()
-    return AdmissionLimits(
-        max_in_flight=farm.get("max_in_flight", defaults.max_in_flight),
-        max_queue=farm.get("max_queue", defaults.max_queue),
+    return AdmissionLimits(  # int(): the schema's integers include 3.0
+        max_in_flight=int(farm.get("max_in_flight", defaults.max_in_flight)),
+        max_queue=int(farm.get("max_queue", defaults.max_queue)),
         queue_timeout=farm.get("queue_timeout_ms", defaults.queue_timeout * 1000) / 1000,
     )
 

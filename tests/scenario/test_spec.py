@@ -303,8 +303,10 @@ def test_a_load_via_a_node_goes_straight_to_it() -> None:
 
 
 def test_the_farm_section_sets_the_nodes_admission_limits() -> None:
-    scenario = parse_scenario("name: s\nfarm: {max_in_flight: 0, queue_timeout_ms: 250}\nsteps:\n  - wait: 1\n")
-    assert scenario.farm.admission == AdmissionLimits(max_in_flight=0, queue_timeout=0.25)
+    scenario = parse_scenario(
+        "name: s\nfarm: {max_in_flight: 0, max_queue: 8.0, queue_timeout_ms: 250}\nsteps:\n  - wait: 1\n"
+    )
+    assert scenario.farm.admission == AdmissionLimits(max_in_flight=0, max_queue=8, queue_timeout=0.25)
     assert parse_scenario("name: s\nsteps:\n  - wait: 1\n").farm.admission == AdmissionLimits()
     assert problems("name: s\nfarm: {max_queue: -1, queue_timeout_ms: 0}\nsteps:\n  - wait: 1\n") == [
         "s.yaml:2: farm.max_queue: -1 is less than the minimum of 0",
