@@ -18,6 +18,11 @@ SHED_HEADER = "X-Shed"
 """Set on a response the node shed, with the reason: clients and scenarios tell a shed request from other 503s."""
 
 
+QUEUE_TIMEOUT_MS_RANGE = (1, 3_600_000)
+"""What a farm accepts as a queue timeout: under 1 ms a line is no line (``max_queue`` 0 says that), and a request
+that waited an hour has no client left to answer."""
+
+
 class Overloaded(Exception):
     """The node turned a request away before doing any work for it; ``reason`` says which bound it hit."""
 

@@ -17,7 +17,7 @@ from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS
-from nodes.admission import AdmissionLimits
+from nodes.admission import QUEUE_TIMEOUT_MS_RANGE, AdmissionLimits
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -165,8 +165,9 @@ def admission_limits(max_in_flight: int, max_queue: int, queue_timeout_ms: float
     for flag, value in (("--max-in-flight", max_in_flight), ("--max-queue", max_queue)):
         if value < 0:
             raise FarmError(f"{flag} {value}: give a whole number, 0 or more")
-    if not queue_timeout_ms > 0:
-        raise FarmError(f"--queue-timeout-ms {queue_timeout_ms:g}: give a positive number of milliseconds")
+    shortest, longest = QUEUE_TIMEOUT_MS_RANGE
+    if not shortest <= queue_timeout_ms <= longest:
+        raise FarmError(f"--queue-timeout-ms {queue_timeout_ms:g}: give {shortest} to {longest:,} milliseconds")
     return AdmissionLimits(max_in_flight=max_in_flight, max_queue=max_queue, queue_timeout=queue_timeout_ms / 1000)
 
 

@@ -310,5 +310,5 @@ def test_the_farm_section_sets_the_nodes_admission_limits() -> None:
     assert parse_scenario("name: s\nsteps:\n  - wait: 1\n").farm.admission == AdmissionLimits()
     assert problems("name: s\nfarm: {max_queue: -1, queue_timeout_ms: 0}\nsteps:\n  - wait: 1\n") == [
         "s.yaml:2: farm.max_queue: -1 is less than the minimum of 0",
-        "s.yaml:2: farm.queue_timeout_ms: 0 is less than or equal to the minimum of 0",
+        "s.yaml:2: farm.queue_timeout_ms: 0 is less than the minimum of 1",
     ]
