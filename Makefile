@@ -75,6 +75,7 @@ bench: deps venv
 	$(PY) bench/history_analysis.py
 	$(PY) bench/compose_farm.py
 	$(PY) bench/overload.py
+	$(PY) bench/farm_cpu.py
 	$(PY) bench/demo.py
 
 # The comparison: none, memory and redis on the same load, with a rolling restart (under a minute).

@@ -4,7 +4,7 @@
 
 Checks the reference commit out into a temporary git worktree and runs
 `farm run SCENARIO --cache redis` with each tree in turn (reference, current, reference, ...), rounds times
-each. The reference's code is put first on PYTHONPATH, so the farm's processes (supervisord, nodes, proxy,
+each. Each tree's code is put first on PYTHONPATH, so the farm's processes (supervisord, nodes, proxy,
 source store) run it too; both use this checkout's virtualenv. Prints each run's requests/s, as the scenario's
 report gives it, and the median of the rounds' ratios.
 Target: the current code >= 2x the reference (0bd5a63, the farm before its speed work).
@@ -26,10 +26,11 @@ REFERENCE = "0bd5a63"
 TARGET = 2.0
 
 
-def requests_per_second(tree: Path, scenario: str, out: Path, *, reference: bool) -> float:
+def requests_per_second(tree: Path, scenario: str, out: Path) -> float:
     environment = dict(os.environ)
-    if reference:
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), environment.get("PYTHONPATH")]))
+    # Each tree first on the path, the current one too: the farm's processes start in their run directory, where
+    # an editable install made from another checkout would otherwise be what they import.
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), environment.get("PYTHONPATH")]))
     environment["COLUMNS"] = "100"
     done = subprocess.run(
         [sys.executable, "-m", "farm.cli", "run", scenario, "--cache", "redis", "--out", str(out)],
@@ -67,8 +68,8 @@ def main() -> None:
             print(f"{args.scenario} on redis, {args.rounds} rounds: requests/s as the report gives them")
             ratios = []
             for round_number in range(1, args.rounds + 1):
-                before = requests_per_second(old, args.scenario, tmp / f"old-{round_number}", reference=True)
-                after = requests_per_second(ROOT, args.scenario, tmp / f"new-{round_number}", reference=False)
+                before = requests_per_second(old, args.scenario, tmp / f"old-{round_number}")
+                after = requests_per_second(ROOT, args.scenario, tmp / f"new-{round_number}")
                 ratios.append(after / before)
                 print(
                     f"  round {round_number}: reference {args.reference} {before:>8,.0f}   "

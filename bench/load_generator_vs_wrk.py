@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchkit import spawn, wait_ok, wrk, wrk_bench_arguments
 
+from farm.event_loops import fast_loop_factory
 from farm.ports import free_port
 from farm.scenario.checks import latency
 from farm.scenario.history import Record
@@ -50,7 +51,8 @@ OPEN_LOOP_RATE = 5000.0
 def generate(url: str, spec: LoadSpec) -> tuple[float, list[Record]]:
     records: list[Record] = []
     started = time.monotonic()
-    asyncio.run(LoadRun(url, spec, "bench", records, started).run())
+    with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:  # the loop `farm run` uses
+        runner.run(LoadRun(url, spec, "bench", records, started).run())
     return len(records) / (time.monotonic() - started), records
 
 

@@ -13,6 +13,7 @@ from farm.fault_links import FaultJson
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import Farm, NodeRestarted
+from nodes.admission import AdmissionLimits
 
 ENGINES = ("processes", "compose")
 
@@ -31,6 +32,7 @@ class FarmEngine(Protocol):
         source_latency_ms: float = 20.0,
         cache_persistence: bool = True,
         fault_links: bool = False,
+        admission: AdmissionLimits | None = None,
     ) -> FarmState: ...
 
     def down(self) -> None: ...

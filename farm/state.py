@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from farm.errors import FarmError
+from nodes.admission import AdmissionLimits
 
 STATE_FILE = "state.json"
 
@@ -31,6 +32,8 @@ class FarmState:
     """The farm's own cache server keeps its data when it stops and starts again."""
     write_policy: str = "strict"
     """What the nodes do with a write while they cannot reach the cache (``farm.config.WRITE_POLICIES``)."""
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    """Each node's admission limits (``farm up --max-in-flight``, ``--max-queue``, ``--queue-timeout-ms``)."""
     nodes: dict[str, int] = field(default_factory=dict)
     next_node: int = 1
     item_sliding: float = 300.0
@@ -83,4 +86,6 @@ class FarmState:
             raise FarmError(f"no farm in {run}: start one with `farm up --run-dir {run}`") from None
         except json.JSONDecodeError as exc:
             raise FarmError(f"{path} is damaged ({exc}); `farm down --run-dir {run}` clears it") from None
+        if isinstance(data.get("admission"), dict):
+            data["admission"] = AdmissionLimits(**data["admission"])
         return cls(**data)

@@ -33,6 +33,7 @@ from farm.servers.process_tree import is_stopped, signal_tree
 from farm.source_control import source_back_to_normal, source_control
 from farm.state import STATE_FILE, FarmState
 from farm.supervise import Program, Supervisor
+from nodes.admission import AdmissionLimits
 from nodes.settings import SHUTDOWN_TIMEOUT_S
 from proxy.drain import DRAIN_TIMEOUT_S
 
@@ -61,7 +62,7 @@ class Farm:
         source_port = state.link_ports.get(link_name(name, SOURCE), state.source_port)
         command = [sys.executable, "-m", "nodes", "--name", name, "--port", str(state.nodes[name])]
         command += ["--source", f"http://127.0.0.1:{source_port}", "--item-sliding", str(state.item_sliding)]
-        command += ["--write-policy", state.write_policy]
+        command += ["--write-policy", state.write_policy, *state.admission.node_arguments()]
         if state.item_absolute:
             command += ["--item-absolute", str(state.item_absolute)]
         environment = {}
@@ -117,9 +118,11 @@ class Farm:
         source_latency_ms: float = 20.0,
         cache_persistence: bool = True,
         fault_links: bool = False,
+        admission: AdmissionLimits | None = None,
     ) -> FarmState:
         """``fault_links``: put the fault proxy between each node and its cache and source store (every hop costs
-        some throughput, so only farms that inject network faults have it)."""
+        some throughput, so only farms that inject network faults have it). ``admission``: each node's limits
+        (None: the node's defaults)."""
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
         if self.supervisor.running():
@@ -141,6 +144,7 @@ class Farm:
             source_latency_ms=source_latency_ms,
             cache_persistence=cache_persistence,
             write_policy=cache.write_policy,
+            admission=admission or AdmissionLimits(),
         )
         if fault_links:
             state.fault_links, state.faults_port, state.faults_token = True, free_port(), secrets.token_urlsafe(24)

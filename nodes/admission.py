@@ -18,6 +18,11 @@ SHED_HEADER = "X-Shed"
 """Set on a response the node shed, with the reason: clients and scenarios tell a shed request from other 503s."""
 
 
+QUEUE_TIMEOUT_MS_RANGE = (1, 3_600_000)
+"""What a farm accepts as a queue timeout: under 1 ms a line is no line (``max_queue`` 0 says that), and a request
+that waited an hour has no client left to answer."""
+
+
 class Overloaded(Exception):
     """The node turned a request away before doing any work for it; ``reason`` says which bound it hit."""
 
@@ -47,6 +52,25 @@ class AdmissionLimits:
                 raise ValueError(f"{name}={value!r}: must be a whole number, 0 or more")
         if not isinstance(self.queue_timeout, int | float) or self.queue_timeout <= 0:
             raise ValueError(f"queue_timeout={self.queue_timeout!r}: must be a positive number of seconds")
+
+    def node_arguments(self) -> list[str]:
+        """The flags of ``python -m nodes`` that set these limits: what a farm puts on each node's command line."""
+        return [
+            "--max-in-flight",
+            str(self.max_in_flight),
+            "--max-queue",
+            str(self.max_queue),
+            "--queue-timeout-ms",
+            f"{self.queue_timeout * 1000:g}",
+        ]
+
+    def as_json(self) -> dict[str, float]:
+        """As a node's ``/stats`` shows them (the queue timeout in ms, as the flag gives it)."""
+        return {
+            "max_in_flight": self.max_in_flight,
+            "max_queue": self.max_queue,
+            "queue_timeout_ms": self.queue_timeout * 1000,
+        }
 
 
 class Admission:

@@ -167,7 +167,8 @@ async def stats(request: web.Request) -> web.Response:
     app = request.app
     admission = app[ADMISSION]
     now = {"debts": len(app[DEBTS]), "in_flight": admission.in_flight, "queued": admission.queued}
-    return web.json_response({"node": app[SETTINGS].name, "started_at": app[STARTED_AT], **app[COUNTERS].values, **now})
+    head = {"node": app[SETTINGS].name, "started_at": app[STARTED_AT], "admission": admission.limits.as_json()}
+    return web.json_response({**head, **app[COUNTERS].values, **now})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS
+from nodes.admission import QUEUE_TIMEOUT_MS_RANGE, AdmissionLimits
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -58,6 +59,25 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=WRITE_POLICIES,
         help="strict (default): a write the farm cannot make coherent is refused with 503; "
         "available: it is written and the cache is invalidated once it answers",
+    )
+    limits = AdmissionLimits()
+    up.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=limits.max_in_flight,
+        help=f"item requests each node handles at once, 0 for no limit (default {limits.max_in_flight})",
+    )
+    up.add_argument(
+        "--max-queue",
+        type=int,
+        default=limits.max_queue,
+        help=f"requests waiting in line at each node (default {limits.max_queue}); one more is answered 503",
+    )
+    up.add_argument(
+        "--queue-timeout-ms",
+        type=float,
+        default=limits.queue_timeout * 1000,
+        help=f"how long a request may wait in line before it is shed (default {limits.queue_timeout * 1000:g})",
     )
     up.set_defaults(handler=cmd_up)
 
@@ -132,11 +152,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         source_latency_ms=args.source_latency_ms,
         cache_persistence=args.cache_persistence,
         fault_links=args.faults,
+        admission=admission_limits(args.max_in_flight, args.max_queue, args.queue_timeout_ms),
     )
     on = " on containers" if args.engine == "compose" else ""
     print(f"farm up{on} in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
     return 0
+
+
+def admission_limits(max_in_flight: int, max_queue: int, queue_timeout_ms: float) -> AdmissionLimits:
+    """The nodes' limits from ``farm up``'s flags, a wrong one named as the flag that gave it."""
+    for flag, value in (("--max-in-flight", max_in_flight), ("--max-queue", max_queue)):
+        if value < 0:
+            raise FarmError(f"{flag} {value}: give a whole number, 0 or more")
+    shortest, longest = QUEUE_TIMEOUT_MS_RANGE
+    if not shortest <= queue_timeout_ms <= longest:
+        raise FarmError(f"--queue-timeout-ms {queue_timeout_ms:g}: give {shortest} to {longest:,} milliseconds")
+    return AdmissionLimits(max_in_flight=max_in_flight, max_queue=max_queue, queue_timeout=queue_timeout_ms / 1000)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from farm.proxy_admin import ProxyAdmin
 from farm.source_control import source_back_to_normal, source_control
 from farm.state import STATE_FILE, FarmState
 from farm.topology import CACHE_ACTIONS, STATUS_TIMEOUT_S, NodeRestarted
+from nodes.admission import AdmissionLimits
 from nodes.settings import SHUTDOWN_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -103,6 +104,13 @@ def log_tail(container: Container, lines: int = CONTAINER_LOG_LINES) -> str:
         return last_lines(container.logs(tail=lines).decode(errors="replace"), lines)
     except Exception as exc:
         return f"    (its log cannot be read: {exc})"
+
+
+def admission_environment(limits: AdmissionLimits) -> dict[str, str]:
+    """The nodes' admission flags as compose.yaml reads them (``FARM_MAX_IN_FLIGHT`` for ``--max-in-flight``, ...)."""
+    flags = limits.node_arguments()
+    pairs = zip(flags[::2], flags[1::2], strict=True)
+    return {"FARM_" + flag.removeprefix("--").replace("-", "_").upper(): value for flag, value in pairs}
 
 
 class ComposeFarm:
@@ -188,6 +196,7 @@ class ComposeFarm:
             "FARM_ITEM_ABSOLUTE": f"{state.item_absolute or 0:g}",
             "FARM_SOURCE_LATENCY_MS": f"{state.source_latency_ms:g}",
             "FARM_WRITE_POLICY": state.write_policy,
+            **admission_environment(state.admission),
             "FARM_CACHE_PERSISTENCE": "yes" if state.cache_persistence else "no",
             "FARM_REDIS_SAVE": "3600 1 300 100 60 10000" if state.cache_persistence else "",
             "FARM_IMAGE_TAG": image_tag(),
@@ -221,6 +230,7 @@ class ComposeFarm:
         source_latency_ms: float = 20.0,
         cache_persistence: bool = True,
         fault_links: bool = False,
+        admission: AdmissionLimits | None = None,
     ) -> FarmState:
         if nodes < 1:
             raise FarmError(f"--nodes {nodes}: a farm needs at least one node")
@@ -244,6 +254,7 @@ class ComposeFarm:
             source_latency_ms=source_latency_ms,
             cache_persistence=cache_persistence,
             fault_links=fault_links,
+            admission=admission or AdmissionLimits(),
         )
 
     @drives_health
@@ -258,6 +269,7 @@ class ComposeFarm:
         source_latency_ms: float,
         cache_persistence: bool,
         fault_links: bool,
+        admission: AdmissionLimits,
     ) -> FarmState:
         """After the checks that need no engine: what is wrong with the request is said even with none running."""
         client = self.client
@@ -281,6 +293,7 @@ class ComposeFarm:
             compose_project=self.project,
             cache_container=CACHE_SERVICES.get(cache.kind),
             fault_links=fault_links,
+            admission=admission,
         )
         state.save(self.run)  # first: `farm down` finds the project even when `up` stops halfway
         try:

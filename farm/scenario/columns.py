@@ -53,6 +53,23 @@ class RecordColumns:
         self._texts.extend(map(self._id, (r.node, r.method, r.step, r.last_start, r.cached_time)))
         self.errors += not r.ok
 
+    def ended_since(self, since: float) -> tuple[int, int, int]:
+        """Requests that ended at ``since`` or later (records arrive roughly in end order, so the scan goes back
+        from the newest until one ended before), the reads among them answered 2xx as a hit or a miss, and the
+        hits. From the columns themselves: the live view asks four times a second, and making a ``Record`` of each
+        took 12 ms a time at 6,000 requests/s (5% of a core, from the process that runs the load)."""
+        ends, statuses, hits = self._end, self._status, self._hit
+        get = self._ids.get("GET")
+        count = reads = hit_count = 0
+        for index in range(len(ends) - 1, -1, -1):
+            if ends[index] < since:
+                break
+            count += 1
+            if 200 <= statuses[index] < 300 and hits[index] >= 0 and self._texts[5 * index + 1] == get:
+                reads += 1
+                hit_count += hits[index]
+        return count, reads, hit_count
+
     def __len__(self) -> int:
         return len(self._start)
 

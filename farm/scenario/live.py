@@ -21,15 +21,8 @@ from farm.scenario.spec import Scenario
 
 
 def last_second(result: CacheResult, now: float) -> tuple[int, float | None]:
-    """Requests that ended in the last second, and their hit ratio (records arrive roughly in end order)."""
-    count = hits = reads = 0
-    for record in reversed(result.records):
-        if record.end < now - 1:
-            break
-        count += 1
-        if record.is_read and record.ok and record.hit is not None:
-            reads += 1
-            hits += record.hit
+    """Requests that ended in the last second, and their hit ratio."""
+    count, reads, hits = result.records.ended_since(now - 1)
     return count, hits / reads if reads else None
 
 

@@ -1,4 +1,4 @@
-"""The load generator: aiohttp clients that read and write items through the proxy and record every request.
+"""The load generator: clients that read and write items through the proxy and record every request.
 
 Closed loop with ``concurrency`` workers, or open loop at a fixed ``rate`` (requests start on schedule
 whether or not earlier ones have finished, so a slow farm shows up as latency, not as a lower rate).
@@ -12,14 +12,15 @@ import re
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from farm.scenario.history import HOME_KEY, Record, RecordSink
+from farm.scenario.http_client import HttpClient, HttpClientError
 from farm.scenario.keys import KeyChooser
 from nodes.admission import SHED_HEADER
 
 DEFAULT_CONCURRENCY = 10
 """Clients of a load that gives neither a concurrency nor a rate."""
+REQUEST_TIMEOUT_S = 30.0
+"""A request without a whole answer after this is recorded as failed (status 0)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,7 @@ class LoadSpec:
     """``items``: GET/PUT /items/{key}; ``home``: GET / (the sample's page with the cached time)."""
 
 
+SHED_HEADER_NAME = SHED_HEADER.lower()
 CACHED_TIME = re.compile(rb'<dd id="cached-time">([^<]*)</dd>')
 EXPIRED = b"Cached Time Expired"
 
@@ -61,7 +63,7 @@ class LoadRun:
             return False
         return self._deadline is None or time.monotonic() < self._deadline
 
-    async def _one(self, http: aiohttp.ClientSession) -> None:
+    async def _one(self, http: HttpClient) -> None:
         self._issued += 1
         home = self.spec.page == "home"
         if home:
@@ -72,45 +74,46 @@ class LoadRun:
             key = self.keys.next()
         write = not home and self.keys.random.random() >= self.spec.read_ratio
         method = "PUT" if write else "GET"
-        body = {"price": round(self.keys.random.uniform(1, 100), 2)} if write else None
-        url = f"{self.base_url}/" if home else f"{self.base_url}/items/{key}"
+        body = json.dumps({"price": round(self.keys.random.uniform(1, 100), 2)}).encode() if write else None
+        path = "/" if home else f"/items/{key}"
         start = time.monotonic() - self.epoch
         node = hit = version = last_start = cached_time = None
         shed = False
         try:
-            async with http.request(method, url, json=body) as reply:
-                status = reply.status
-                data = await reply.read()
-                node = reply.headers.get("X-Node")
-                last_start = reply.headers.get("Last-Server-Start-Time")
-                cache = reply.headers.get("X-Cache")
-                hit = None if cache is None else cache == "HIT"
-                shed = SHED_HEADER in reply.headers
-                if status == 200 and home:
-                    found = CACHED_TIME.search(data)
-                    cached_time = found[1].decode() if found and found[1] != EXPIRED else None
-                elif status == 200:
-                    version = json.loads(data).get("version")
-        except (aiohttp.ClientError, TimeoutError):
+            reply = await http.request(method, path, body)
+        except (HttpClientError, OSError, TimeoutError):
             status = 0
+        else:
+            status, headers, data = reply.status, reply.headers, reply.body
+            node = headers.get("x-node")
+            last_start = headers.get("last-server-start-time")
+            cache = headers.get("x-cache")
+            hit = None if cache is None else cache == "HIT"
+            shed = SHED_HEADER_NAME in headers
+            if status == 200 and home:
+                found = CACHED_TIME.search(data)
+                cached_time = found[1].decode() if found and found[1] != EXPIRED else None
+            elif status == 200:
+                version = json.loads(data).get("version")
         end = time.monotonic() - self.epoch
         record = Record(start, end, node, key, method, status, version, hit, self.step, last_start, cached_time, shed)
         self.sink.append(record)
 
     async def run(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0)
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        http = HttpClient(self.base_url, timeout_s=REQUEST_TIMEOUT_S)
+        try:
             if self.spec.rate is not None:
                 await self._open_loop(http, self.spec.rate)
             else:
                 await asyncio.gather(*(self._worker(http) for _ in range(self.spec.concurrency or 1)))
+        finally:
+            http.close()
 
-    async def _worker(self, http: aiohttp.ClientSession) -> None:
+    async def _worker(self, http: HttpClient) -> None:
         while self._more():
             await self._one(http)
 
-    async def _open_loop(self, http: aiohttp.ClientSession, rate: float) -> None:
+    async def _open_loop(self, http: HttpClient, rate: float) -> None:
         interval = 1 / rate
         started = time.monotonic()
         in_flight: set[asyncio.Task[None]] = set()

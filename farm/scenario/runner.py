@@ -144,6 +144,7 @@ class ScenarioRunner:
             source_latency_ms=spec.source_latency_ms,
             cache_persistence=spec.cache_persistence,
             fault_links=self.scenario.needs_fault_links,
+            admission=spec.admission,
         )
         self.epoch, self.result.epoch_wall = time.monotonic(), time.time()
         self.view.started(self.result, self.epoch)

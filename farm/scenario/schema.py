@@ -11,6 +11,7 @@ from typing import Any
 from farm.config import CACHE_VARIANTS
 from farm.scenario.steps import STEP_TYPES
 from farm.scenario.steps.base import POSITIVE, JsonSchema
+from nodes.admission import QUEUE_TIMEOUT_MS_RANGE
 
 
 def step_schema(kind: str) -> JsonSchema:
@@ -44,6 +45,13 @@ SCHEMA: dict[str, Any] = {
                 "item_absolute_s": POSITIVE,
                 "source_latency_ms": {"type": "number", "minimum": 0},
                 "cache_persistence": {"type": "boolean"},
+                "max_in_flight": {"type": "integer", "minimum": 0},
+                "max_queue": {"type": "integer", "minimum": 0},
+                "queue_timeout_ms": {
+                    "type": "number",
+                    "minimum": QUEUE_TIMEOUT_MS_RANGE[0],
+                    "maximum": QUEUE_TIMEOUT_MS_RANGE[1],
+                },
             },
         },
         "steps": {"type": "array", "minItems": 1, "items": {"oneOf": [step_schema(kind) for kind in STEP_TYPES]}},

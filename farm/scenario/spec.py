@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -16,6 +17,7 @@ from farm.scenario.errors import ScenarioSpecError, SpecProblem
 from farm.scenario.schema import SCHEMA
 from farm.scenario.steps import STEP_TYPES, Step
 from farm.scenario.yaml_reader import Path_, decode, field_name, line_of, read_yaml
+from nodes.admission import AdmissionLimits
 
 MAX_MESSAGE = 160
 """A problem's message is cut to this: jsonschema's quote the whole value, which may be a long text or list."""
@@ -34,6 +36,8 @@ class FarmSpec:
     source_latency_ms: float = 20.0
     cache_persistence: bool = True
     """The farm's own cache server keeps its data across ``cache: stop/start/restart``."""
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    """Each node's admission limits (``max_in_flight``, ``max_queue``, ``queue_timeout_ms``)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,18 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             item_absolute_s=farm.get("item_absolute_s"),
             source_latency_ms=farm.get("source_latency_ms", 20.0),
             cache_persistence=farm.get("cache_persistence", True),
+            admission=_admission(farm),
         ),
         steps=tuple(steps),
+    )
+
+
+def _admission(farm: dict[str, Any]) -> AdmissionLimits:
+    defaults = AdmissionLimits()
+    return AdmissionLimits(  # int(): the schema's integers include 3.0
+        max_in_flight=int(farm.get("max_in_flight", defaults.max_in_flight)),
+        max_queue=int(farm.get("max_queue", defaults.max_queue)),
+        queue_timeout=farm.get("queue_timeout_ms", defaults.queue_timeout * 1000) / 1000,
     )
 
 

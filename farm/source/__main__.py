@@ -9,8 +9,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from farm.event_loops import fast_loop_factory
 from farm.source.app import SourceSettings, create_app
 from farm.source.catalog import CATALOG_ITEMS
+from nodes.settings import LISTEN_BACKLOG
 
 LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
@@ -33,8 +35,17 @@ def main() -> None:
     settings = SourceSettings(
         args.catalog, args.items, args.latency_ms, args.jitter_ms, args.seed, args.fail_writes_after_apply
     )
+    factory = fast_loop_factory()
     try:
-        web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5)
+        web.run_app(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            print=None,
+            shutdown_timeout=5,
+            loop=factory() if factory is not None else None,
+            backlog=LISTEN_BACKLOG,  # the nodes' bursts of misses (no cache, cold caches) must not overflow the queue
+        )
     except OSError as exc:
         if exc.errno not in LISTEN_ERRORS:
             raise

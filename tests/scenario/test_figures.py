@@ -14,7 +14,7 @@ from farm.scenario.columns import RecordColumns
 from farm.scenario.expectations import describe, holds, judge
 from farm.scenario.figures import Figures, NodeStart, SourceCount, first_reads_after, measure, start_time_mismatches
 from farm.scenario.history import HOME_KEY, Event, Record
-from farm.scenario.live import LiveView
+from farm.scenario.live import LiveView, last_second
 from farm.scenario.report.html_report import render_html
 from farm.scenario.report.table import figures_table
 from farm.scenario.result import CacheResult
@@ -104,6 +104,23 @@ def test_the_live_view_shows_the_step_and_the_last_second() -> None:
     assert "cache redis (2/2)" in shown
     assert "step 1/2: 1. load 4 requests x10" in shown
     assert "requests 2" in shown
+
+
+def test_the_live_views_last_second_counts_requests_that_ended_in_it_and_the_hit_ratio_of_answered_reads() -> None:
+    records = RecordColumns(
+        [
+            item(0.5, "node-1", True),  # ended before the last second
+            item(1.2, "node-1", True),
+            item(1.3, "node-2", False),
+            Record(1.4, 1.5, "node-1", 1, "PUT", 200, 2, None, "load"),  # a write: no hit or miss
+            Record(1.5, 1.6, "node-2", 1, "GET", 503, None, True, "load"),  # not answered 2xx
+            Record(1.6, 1.7, "node-3", 1, "GET", 200, 1, None, "load"),  # no X-Cache header
+            item(1.7, "node-3", True),
+        ]
+    )
+    count, ratio = last_second(CacheResult("redis", records=records), now=2.0)
+    assert (count, ratio) == (6, 2 / 3)
+    assert last_second(CacheResult("redis", records=RecordColumns()), now=2.0) == (0, None)
 
 
 @pytest.mark.parametrize("seconds", [None, 2.0])

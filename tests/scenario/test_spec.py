@@ -23,6 +23,7 @@ from farm.scenario.steps.cache import ACTION_STEPS, CacheStopStep
 from farm.scenario.steps.traffic import target_url
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS
+from nodes.admission import AdmissionLimits
 
 GOOD = """\
 name: rolling-restart
@@ -299,3 +300,15 @@ def test_a_load_via_a_node_goes_straight_to_it() -> None:
     assert (target_url(context, None), target_url(context, "node-2")) == (state.proxy_url, state.node_url("node-2"))
     with pytest.raises(FarmError, match=r"via node-7: no such node now \(nodes: node-1, node-2\)"):
         target_url(context, "node-7")
+
+
+def test_the_farm_section_sets_the_nodes_admission_limits() -> None:
+    scenario = parse_scenario(
+        "name: s\nfarm: {max_in_flight: 0, max_queue: 8.0, queue_timeout_ms: 250}\nsteps:\n  - wait: 1\n"
+    )
+    assert scenario.farm.admission == AdmissionLimits(max_in_flight=0, max_queue=8, queue_timeout=0.25)
+    assert parse_scenario("name: s\nsteps:\n  - wait: 1\n").farm.admission == AdmissionLimits()
+    assert problems("name: s\nfarm: {max_queue: -1, queue_timeout_ms: 0}\nsteps:\n  - wait: 1\n") == [
+        "s.yaml:2: farm.max_queue: -1 is less than the minimum of 0",
+        "s.yaml:2: farm.queue_timeout_ms: 0 is less than the minimum of 1",
+    ]
