@@ -22,9 +22,12 @@ def shed(request: web.Request, reason: str) -> web.Response:
 
 
 def admitted(handler: Handler) -> Handler:
-    """``handler`` runs only with a slot of the node's admission; without one, the request is shed."""
+    """``handler`` runs only with a slot of the node's admission; without one, the request is shed. A body is read
+    first: a client that sends it slowly would otherwise hold a slot for as long as it likes, and others be shed."""
 
     async def admit(request: web.Request) -> web.StreamResponse:
+        if request.body_exists:
+            await request.read()  # kept by aiohttp: the handler's read gets it at once
         admission = request.app[ADMISSION]
         if not admission.try_enter():
             try:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from farm.cache import DistributedCache, RedisCache
+from farm.cache import DistributedCache, MemoryCache, RedisCache
 from farm.ports import free_port
 from farm.source.app import SourceSettings
 from farm.source.app import create_app as create_source
@@ -231,3 +231,22 @@ async def test_a_late_loop_on_a_node_below_its_limit_is_the_machines_and_the_rea
     answer = await read_while_the_loop_is_held(bench, silent_server, AdmissionLimits())
     assert (answer.status, answer.headers["X-Cache"]) == (200, "MISS")
     assert await bench.source_reads() == 1
+
+
+async def test_a_write_whose_body_trickles_in_holds_no_slot_while_it_does(bench: Bench) -> None:
+    """A client that sends its body a byte at a time must not keep the node's slots from everyone else: the body
+    is read before the request takes a slot."""
+    bench.gate.opened.set()
+    limits = AdmissionLimits(max_in_flight=1, max_queue=1, queue_timeout=0.05)
+    async with bench.node(MemoryCache(), admission=limits) as node:
+        host, port = node.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"PUT /items/3 HTTP/1.1\r\nHost: n\r\nContent-Length: 40\r\n\r\n{")
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the node has the head and one byte of the body
+        answers = [await bench.get(f"{node}/items/4") for _ in range(3)]
+        writer.close()
+        await writer.wait_closed()
+        stats = await bench.json(f"{node}/stats")
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert stats["shed"] == 0
