@@ -40,11 +40,22 @@ def _item_answer(description: str) -> Schema:
 
 STATS: Schema = {
     "type": "object",
-    "required": ["node", "started_at", *FIELDS, "debts", "in_flight", "queued"],
+    "required": ["node", "started_at", "admission", *FIELDS, "debts", "in_flight", "queued"],
     "additionalProperties": False,
     "properties": {
         "node": {"type": "string"},
         "started_at": {"type": "string", "description": "When this node started (ISO 8601, UTC)."},
+        "admission": {
+            "type": "object",
+            "description": "The node's admission limits (0: no limit).",
+            "required": ["max_in_flight", "max_queue", "queue_timeout_ms"],
+            "additionalProperties": False,
+            "properties": {
+                "max_in_flight": {"type": "integer", "minimum": 0},
+                "max_queue": {"type": "integer", "minimum": 0},
+                "queue_timeout_ms": {"type": "number", "minimum": 0},
+            },
+        },
         **{name: {"type": "integer", "minimum": 0} for name in FIELDS},
         "debts": {"type": "integer", "minimum": 0, "description": "Invalidations and lock releases owed now."},
         "in_flight": {"type": "integer", "minimum": 0},

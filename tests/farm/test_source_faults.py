@@ -51,7 +51,7 @@ def test_a_write_whose_reply_is_lost_is_applied_and_counted(farm: RunningFarm) -
     [
         ((), "give --latency-ms, --jitter-ms or --fail-writes-after-apply"),
         (("--fail-writes-after-apply", "2"), "fail_writes_after_apply: must be between 0 and 1, not 2"),
-        (("--latency-ms", "-5"), "latency_ms: must be 0 or more, not -5"),
+        (("--latency-ms", "-5"), "latency_ms: must be between 0 and 60000, not -5.0"),
     ],
 )
 def test_bad_source_faults_are_clear_errors(farm: RunningFarm, args: tuple[str, ...], message: str) -> None:
