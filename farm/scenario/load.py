@@ -48,7 +48,17 @@ EXPIRED = b"Cached Time Expired"
 class LoadRun:
     """One load step against ``base_url``; records go to ``sink`` as requests finish."""
 
-    def __init__(self, base_url: str, spec: LoadSpec, step: str, sink: RecordSink, epoch: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        spec: LoadSpec,
+        step: str,
+        sink: RecordSink,
+        epoch: float,
+        *,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """``stop``: once set, no request starts (those under way finish); for a load that has no end of its own."""
         self.base_url = base_url.rstrip("/")
         self.spec = spec
         self.step = step
@@ -57,8 +67,11 @@ class LoadRun:
         self.keys = KeyChooser(spec.keys, spec.distribution, spec.zipf_s, spec.seed)
         self._issued = 0
         self._deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
+        self._stop = stop
 
     def _more(self) -> bool:
+        if self._stop is not None and self._stop.is_set():
+            return False
         if self.spec.requests is not None and self._issued >= self.spec.requests:
             return False
         return self._deadline is None or time.monotonic() < self._deadline

@@ -79,6 +79,8 @@ class ScenarioRunner:
         self.epoch = 0.0
         self._state: FarmState | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._stops: list[Callable[[], None]] = []
+        """How to end the background work that has no end of its own (loads ``until: expect``)."""
         self._acting: Step | None = None
 
     # -- the StepContext -----------------------------------------------------------------------------
@@ -118,8 +120,10 @@ class ScenarioRunner:
     async def blocking(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.to_thread(action, *args, **kwargs)
 
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+    def in_background(self, work: Coroutine[Any, Any, None], *, stop: Callable[[], None] | None = None) -> None:
         self._background.append(asyncio.create_task(work))
+        if stop is not None:
+            self._stops.append(stop)
 
     async def expect(self, thresholds: dict[str, Any], line: int) -> None:
         """Judges everything since the previous ``expect`` (or the start), once background loads are done."""
@@ -182,6 +186,9 @@ class ScenarioRunner:
 
     async def _finish_background(self, *, cancel: bool = False) -> None:
         tasks, self._background = self._background, []
+        stops, self._stops = self._stops, []
+        for stop in stops:
+            stop()
         for task in tasks if cancel else ():
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=cancel)

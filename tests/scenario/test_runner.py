@@ -20,9 +20,10 @@ farm: {nodes: 2, source_latency_ms: 2}
 expected_to_fail: [memory]
 steps:
   - load: {name: warm-up, requests: 600, concurrency: 8, keys: 40}
-  - load: {name: during, duration_s: 3, concurrency: 8, keys: 40, background: true}
+  - load: {name: during, concurrency: 8, keys: 40, until: expect}
   - wait: 0.5
   - restart: {node: node-1}
+  - wait: 0.5
   - expect: {errors: 0, hit_ratio_after_restart: {min: 0.9}}
 """
 
@@ -64,7 +65,10 @@ async def test_a_shared_cache_keeps_a_restarted_node_warm(tmp_path: Path) -> Non
     assert 40 <= reads <= 60
     assert figures.values["source_requests_per_key"] == pytest.approx(reads / 40)
     assert Counter(s.node for s in result.starts) == {"node-1": 2, "node-2": 1}, "node-1 started twice"
-    assert {r.step for r in result.records} == {"1. load warm-up 600 requests x8", "2. load during 3 s x8 (background)"}
+    during = "2. load during until expect x8 (background)"
+    assert {r.step for r in result.records} == {"1. load warm-up 600 requests x8", during}
+    last = max(r.start for r in result.records if r.step == during)
+    assert last > restart.end, "the load went on until the expect step, past the restart"
 
 
 async def test_per_node_memory_caches_start_cold_after_a_restart(tmp_path: Path) -> None:
@@ -179,8 +183,9 @@ async def test_a_rolling_restart_records_one_event_per_node_as_each_is_back(tmp_
 name: rolling
 farm: {nodes: 2, source_latency_ms: 1}
 steps:
-  - load: {duration_s: 2.5, concurrency: 2, keys: 10, background: true}
+  - load: {concurrency: 2, keys: 10, until: expect}
   - restart: {all: true, rolling: true}
+  - wait: 0.3
   - expect: {errors: 0, hit_ratio_after_restart: {min: 0.9}}
 """
     result = await run(text, "redis", tmp_path / "farm")

@@ -161,7 +161,7 @@ steps:
 """
     assert problems(text) == [
         "s.yaml:3: steps[0].load: give concurrency or rate, not both",
-        "s.yaml:3: steps[0].load: give either duration_s or requests",
+        "s.yaml:3: steps[0].load: give one of duration_s, requests or until: expect",
         "s.yaml:4: steps[1].restart: give node: NAME, or all: true (with rolling: true for one at a time)",
     ]
 
@@ -240,7 +240,7 @@ def test_every_shipped_scenario_is_valid() -> None:
 def test_a_load_body_is_a_load_spec_and_the_steps_own_fields() -> None:
     """A field added to LoadSpec and the schema reaches the load: nothing lists them a third time."""
     spec_fields = {f.name for f in dataclasses.fields(LoadSpec)} - {"seed", "fixed_keys"}
-    assert set(LoadStep.schema["properties"]) == spec_fields | {"name", "seed", "background", "via"}
+    assert set(LoadStep.schema["properties"]) == spec_fields | {"name", "seed", "background", "via", "until"}
     step = parse_scenario("name: s\nsteps:\n  - load: {requests: 5, keys: 3, zipf_s: 1.5, read_ratio: 0.5}\n").steps[0]
     assert isinstance(step, LoadStep)
     assert (step.spec.keys, step.spec.zipf_s, step.spec.read_ratio) == (3, 1.5, 0.5)
@@ -311,4 +311,22 @@ def test_the_farm_section_sets_the_nodes_admission_limits() -> None:
     assert problems("name: s\nfarm: {max_queue: -1, queue_timeout_ms: 0}\nsteps:\n  - wait: 1\n") == [
         "s.yaml:2: farm.max_queue: -1 is less than the minimum of 0",
         "s.yaml:2: farm.queue_timeout_ms: 0 is less than the minimum of 1",
+    ]
+
+
+def test_a_load_until_the_next_expect_runs_in_the_background_and_says_so() -> None:
+    text = "name: s\nsteps:\n  - load: {name: during, concurrency: 4, until: expect}\n  - restart: {all: true}\n"
+    step = parse_scenario(text).steps[0]
+    assert isinstance(step, LoadStep)
+    assert (step.until_expect, step.background) == (True, True)
+    assert (step.spec.duration_s, step.spec.requests) == (None, None)
+    assert step.describe() == "load during until expect x4 (background)"
+    assert problems("name: s\nsteps:\n  - load: {until: expect, background: false}\n") == [
+        "s.yaml:3: steps[0].load.background: a load until: expect runs in the background: leave background out"
+    ]
+    assert problems("name: s\nsteps:\n  - load: {until: expect, duration_s: 3}\n") == [
+        "s.yaml:3: steps[0].load: give one of duration_s, requests or until: expect"
+    ]
+    assert problems("name: s\nsteps:\n  - load: {until: restart}\n") == [
+        "s.yaml:3: steps[0].load.until: 'expect' was expected"
     ]

@@ -51,7 +51,8 @@ class StepContext(Protocol):
     async def blocking(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Runs a blocking farm action in a thread, so that background loads go on meanwhile."""
 
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None: ...
+    def in_background(self, work: Coroutine[Any, Any, None], *, stop: Callable[[], None] | None = None) -> None:
+        """``work`` goes on while the next steps run; the next ``expect`` waits for it, calling ``stop`` first."""
 
     async def expect(self, thresholds: dict[str, Any], line: int) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
@@ -13,7 +14,7 @@ from farm.source.catalog import CATALOG_ITEMS
 
 ITEM_COUNT: JsonSchema = {"type": "integer", "minimum": 1, "maximum": CATALOG_ITEMS}
 """Items are 1 to CATALOG_ITEMS in the farm's source store: a key beyond would only ever read 404."""
-_STEP_ONLY = ("name", "seed", "background", "via")
+_STEP_ONLY = ("name", "seed", "background", "via", "until")
 """Body fields that are the step's own; every other one is a ``LoadSpec`` field of the same name."""
 
 
@@ -36,17 +37,19 @@ class LoadStep(Step):
             "background": {"type": "boolean"},
             "page": {"enum": ["items", "home"]},
             "via": NODE_NAME,
+            "until": {"const": "expect"},
         },
         "additionalProperties": False,
-        "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}],
+        "oneOf": [{"required": ["duration_s"]}, {"required": ["requests"]}, {"required": ["until"]}],
         "not": {"required": ["concurrency", "rate"]},
     }
     messages: ClassVar[dict[str, str]] = {
-        "oneOf": "give either duration_s or requests",
+        "oneOf": "give one of duration_s, requests or until: expect",
         "not": "give concurrency or rate, not both",
     }
     fields_doc: ClassVar[str] = (
-        f"`duration_s` or `requests`; `concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
+        "`duration_s`, `requests` or `until: expect`; "
+        f"`concurrency` (default {DEFAULT_CONCURRENCY}) or `rate` (requests/s); `keys` "
         f"(default {LoadSpec.keys}, at most {CATALOG_ITEMS}: the items of the source store); `distribution` "
         f"`uniform` (default) or `zipf` with `zipf_s` (default {LoadSpec.zipf_s}); `read_ratio` (default "
         f"{LoadSpec.read_ratio}: reads only); `seed`; `page` `items` (default) or `home`; `name`; `background`; "
@@ -57,7 +60,9 @@ class LoadStep(Step):
         "new price. With `concurrency` each client sends its next request when the previous one is answered; with "
         "`rate` requests start on schedule however long earlier ones take. `page: home` reads the sample's home "
         "page instead (its cached time and `Last-Server-Start-Time`). With `background: true` the next steps run "
-        "while it goes on. With `via` the clients go straight to that node instead of through the proxy."
+        "while it goes on; with `until: expect` it runs in the background until the next `expect` step (or the "
+        "end), however long the steps between take: a load under a restart that outlasts it would leave nothing "
+        "to judge after the restart. With `via` the clients go straight to that node instead of through the proxy."
     )
 
     spec: LoadSpec
@@ -66,25 +71,37 @@ class LoadStep(Step):
     background: bool = False
     via: str | None = None
     """A node the clients go to straight (one node under the whole load); None: the proxy."""
+    until_expect: bool = False
+    """Runs until the next ``expect`` step (or the end of the scenario) instead of for a time or a count."""
+
+    @classmethod
+    def check(cls, body: Any) -> list[tuple[str, str]]:
+        if body.get("until") == "expect" and body.get("background") is False:
+            return [("background", "a load until: expect runs in the background: leave background out")]
+        return []
 
     @classmethod
     def parse(cls, body: Any, line: int) -> Self:
         spec = LoadSpec(**{k: v for k, v in body.items() if k not in _STEP_ONLY})
         if spec.concurrency is None and spec.rate is None:
             spec = replace(spec, concurrency=DEFAULT_CONCURRENCY)
-        background = body.get("background", False)
+        until_expect = body.get("until") == "expect"
         return cls(
             line=line,
             spec=spec,
             name=body.get("name"),
             seed=body.get("seed"),
-            background=background,
+            background=body.get("background", False) or until_expect,
             via=body.get("via"),
+            until_expect=until_expect,
         )
 
     def describe(self) -> str:
         spec = self.spec
-        amount = f"{spec.duration_s:g} s" if spec.duration_s is not None else f"{spec.requests} requests"
+        if self.until_expect:
+            amount = "until expect"
+        else:
+            amount = f"{spec.duration_s:g} s" if spec.duration_s is not None else f"{spec.requests} requests"
         pace = f"{spec.rate:g}/s" if spec.rate is not None else f"x{spec.concurrency}"
         name = f" {self.name}" if self.name is not None else ""
         via = f" via {self.via}" if self.via is not None else ""
@@ -92,9 +109,10 @@ class LoadStep(Step):
 
     async def run(self, ctx: StepContext, index: int) -> None:
         spec = replace(self.spec, seed=ctx.seed_for(index, self.seed))
-        load = LoadRun(target_url(ctx, self.via), spec, self.numbered(index), ctx.records, ctx.epoch)
+        stop = asyncio.Event() if self.until_expect else None
+        load = LoadRun(target_url(ctx, self.via), spec, self.numbered(index), ctx.records, ctx.epoch, stop=stop)
         if self.background:
-            ctx.in_background(load.run())
+            ctx.in_background(load.run(), stop=None if stop is None else stop.set)
         else:
             await load.run()
 
