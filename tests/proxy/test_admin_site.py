@@ -71,3 +71,17 @@ async def test_the_admin_api_can_leave_the_data_port(rig: Rig) -> None:
     assert rig.proxy_app is not None
     async with rig.http.get(rig.proxy_app.admin_url + "/_proxy/backends", headers=ADMIN) as reply:
         assert reply.status == 200
+
+
+async def test_an_admin_request_without_the_token_is_refused_before_its_body_is_read(rig: Rig) -> None:
+    await rig.start(["node-1"], admin_port=0)
+    assert rig.proxy_app is not None
+    host, port = rig.proxy_app.admin_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        client = RawClient(reader, writer)
+        await client.send(b"POST /_proxy/backends HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{")
+        answer = await asyncio.wait_for(client.answer(), 10)  # the rest of the body never comes
+        assert answer.status == 401, answer.body
+    finally:
+        writer.close()
