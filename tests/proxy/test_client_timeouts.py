@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 
 import pytest
 
@@ -12,11 +13,23 @@ from proxy.app import Proxy, ProxySettings
 from proxy.backends import Backend
 from tests.proxy.rig import BROKEN, MAX_IN_FLIGHT, PROGRESS, TARGETS, Rig
 
-SLOW_CLIENTS = 300
+SLOW_CLIENTS = 500
+FILES_NEEDED = 4 * SLOW_CLIENTS
+"""Both ends of every slow client's connection are in this process, with room for the rest."""
+
+
+def allow_open_files(count: int) -> None:
+    """Raises this process's soft limit on open files to ``count`` (a shell's default is often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        if hard != resource.RLIM_INFINITY and hard < count:
+            pytest.fail(f"{SLOW_CLIENTS} clients need {count} open files; raise the hard limit (ulimit -Hn {count})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
 
 
 async def test_many_clients_trickling_their_headers_are_closed_and_others_are_served(rig: Rig) -> None:
     # Health checks far apart: one whose 0.2 s timeout a busy machine overruns would take node-1 out mid-test.
+    allow_open_files(FILES_NEEDED)
     await rig.start(["node-1"], header_timeout=1.0, idle_timeout=1.0, health_interval=5.0)
     host, port = rig.proxy.removeprefix("http://").split(":")
     slow = await asyncio.gather(*(asyncio.open_connection(host, int(port)) for _ in range(SLOW_CLIENTS)))
