@@ -50,6 +50,8 @@ MAX_URL = 8 * 1024
 """The longest request target taken (nginx's large_client_header_buffers): longer is a 414."""
 MAX_HEAD = 32 * 1024
 """The most bytes of request line and headers taken: more is a 431."""
+FRAGMENT = "bad request: a #fragment in the request target (send the path and query)\n"
+"""Clients never send one; a server that reads it as part of the path would route it apart from the proxy."""
 
 
 class ClientConnection(asyncio.Protocol):
@@ -188,7 +190,7 @@ class ClientConnection(asyncio.Protocol):
         head = self._head
         if head.problem is not None or b"#" in url:
             # The head is whole but wrong: refused at once, and nothing after it (its body included) is read.
-            raise HeadRefused(400, head.problem or "a request target has no #fragment\n")
+            raise HeadRefused(400, head.problem or FRAGMENT)
         request = IncomingRequest(parser.get_method(), url, head, parser.get_http_version(), parser.should_keep_alive())
         self._parsing = request
         self.queue.append(request)

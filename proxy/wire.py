@@ -126,7 +126,7 @@ class RequestHead(_Head):
             self._note(code, value)
         elif code == _HOST:
             if self.client_host is not None:
-                self.problem = "a request has one Host header\n"
+                self.problem = "bad request: two Host headers (send one)\n"
             self.client_host = value
         elif code == _FORWARDED_OTHER:
             self.forwarded_other = (self.forwarded_other or []) + [name, b": ", value, b"\r\n"]
@@ -135,7 +135,7 @@ class RequestHead(_Head):
             if value.rpartition(b",")[2].strip().lower() == b"chunked":
                 self.chunked = True
             else:
-                self.problem = "a request's Transfer-Encoding must end with chunked\n"
+                self.problem = "bad request: a Transfer-Encoding must end with chunked\n"
         elif code == _FOR:
             self.forwarded_for = self.forwarded_for + b", " + value if self.forwarded_for else value
         elif code == _PROTO:
