@@ -133,8 +133,10 @@ class ClientConnection(asyncio.Protocol):
     def _refuse(self, text: str, status: int) -> None:
         """Nothing more is read: the request being parsed is answered ``status`` in its turn."""
         self._stop_reading()
-        if self._parsing is not None and self.queue and self.queue[-1] is self._parsing:
-            self.queue.pop()  # its body will never be whole
+        parsing, exchange = self._parsing, self.exchange
+        forwarded = exchange is not None and exchange.request is parsing
+        if parsing is not None and not forwarded and self.queue and self.queue[-1] is parsing:
+            self.queue.pop()  # not forwarded yet, and its body will never be whole
         self._parsing = None
         self.head_since = None
         self._in_head = False

@@ -44,8 +44,9 @@ async def test_a_head_within_the_limits_passes(rig: Rig) -> None:
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
     ],
-    ids=["two-hosts", "xchunked", "chunked-not-last", "fragment"],
+    ids=["two-hosts", "xchunked", "chunked-not-last", "fragment", "bad-chunk-while-buffered"],
 )
 async def test_an_ambiguous_head_is_a_400_at_once(rig: Rig, head: bytes) -> None:
     await rig.start(["node-1"])
