@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import socket
 from collections import deque
@@ -12,6 +13,18 @@ LOWEST = 10_000
 """Below this, ports are left to the machine's own services."""
 _handed_out: deque[int] = deque(maxlen=4096)
 _random = random.SystemRandom()
+
+
+def port_argument(text: str) -> int:
+    """An argparse type: a TCP port, 0 (a free one) to 65535, refused with the flag's name rather than wrapped
+    or passed to the socket as it is."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to 65535")
+    return port
 
 
 def ephemeral_range() -> tuple[int, int]:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from farm.cache import mask_secrets
+from farm.ports import port_argument
 from nodes.admission import AdmissionLimits
 from nodes.app import create_app
 from nodes.replica import ReplicaNameError, replica_name
@@ -35,7 +36,7 @@ def main() -> None:
         help="node-N, N being this container's replica number in its compose service (from the engine's DNS)",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=port_argument, required=True)
     parser.add_argument("--source", required=True, help="URL of the source store")
     parser.add_argument("--cache", default=None, help=f"cache URL or 'none' (default: ${CACHE_URL_VARIABLE})")
     parser.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of items, seconds")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from proxy.app import Proxy, ProxySettings
 from proxy.discovery import parse_host_port
 from proxy.drain import DRAIN_TIMEOUT_S
-from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S
+from proxy.server import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, REQUEST_BUFFER
 from proxy.trust import TrustedProxies
 
 TOKEN_VARIABLE = "FARM_PROXY_TOKEN"
@@ -23,31 +23,81 @@ LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 """A port or address the proxy cannot have: said in one line, not a traceback."""
 
 
+def port(text: str) -> int:
+    """A TCP port, 0 (a free one) to 65535: refused, not wrapped or passed to the socket as it is."""
+    number = _integer(text)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port: give 0 to 65535")
+    return number
+
+
+def seconds(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < number < float("inf"):  # NaN is refused too
+        raise argparse.ArgumentTypeError(f"{text}: give a number of seconds above 0")
+    return number
+
+
+def size(text: str) -> int:
+    number = _integer(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a number of bytes above 0")
+    return number
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m proxy", description="A round-robin HTTP reverse proxy.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=port, default=8080)
     parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL", help="a backend (repeatable)")
     parser.add_argument("--backends-dns", metavar="HOST:PORT", help="find backends by resolving HOST periodically")
-    parser.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
+    parser.add_argument("--health-interval", type=seconds, default=1.0, help="seconds between health checks")
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds a backend may stay silent, before or during its answer"
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        help="seconds a backend may stay silent, before or during its answer, and a client may take none of it",
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=seconds,
         default=IDLE_TIMEOUT_S,
         help=f"seconds a client connection may stay open with no request under way (default {IDLE_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--header-timeout",
-        type=float,
+        type=seconds,
         default=HEADER_TIMEOUT_S,
-        help=f"seconds a request header may take to arrive whole, 408 beyond (default {HEADER_TIMEOUT_S:g})",
+        help="seconds a request header and the buffered part of its body may take to arrive whole, 408 beyond "
+        f"(default {HEADER_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=seconds,
+        default=BODY_TIMEOUT_S,
+        help=f"seconds a streamed request body may pause, 408 beyond (default {BODY_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--request-buffer",
+        type=size,
+        default=REQUEST_BUFFER,
+        metavar="BYTES",
+        help="bytes of a request body read before a backend is chosen; the rest of a larger body streams "
+        f"(default {REQUEST_BUFFER})",
     )
     parser.add_argument(
         "--admin-port",
-        type=int,
+        type=port,
         metavar="PORT",
         help="the admin API also listens on 127.0.0.1:PORT, which can be firewalled apart from the data port",
     )
@@ -65,9 +115,6 @@ def main() -> None:
         "are kept (repeatable; from any other client they are replaced)",
     )
     args = parser.parse_args()
-    for flag, seconds in (("--idle-timeout", args.idle_timeout), ("--header-timeout", args.header_timeout)):
-        if not seconds > 0:
-            parser.error(f"{flag} {seconds:g}: give a number of seconds above 0")
     if args.admin_port_only and args.admin_port is None:
         parser.error("--admin-port-only needs --admin-port PORT")
     token = os.environ.get(TOKEN_VARIABLE)
@@ -94,6 +141,8 @@ def main() -> None:
         trusted_proxies=tuple(args.trusted_proxies),
         idle_timeout=args.idle_timeout,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        request_buffer=args.request_buffer,
         admin_port=args.admin_port,
         admin_on_data_port=not args.admin_port_only,
     )

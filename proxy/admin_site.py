@@ -1,7 +1,8 @@
 """Where the admin API listens: a Unix socket in a private folder, which the data path forwards ``/_proxy/...``
 to, and optionally a loopback TCP port of its own (``--admin-port``) that operators can firewall apart from
 the data port. Both take request bodies up to ``ADMIN_BODY_LIMIT``: the API's bodies are a few hundred bytes,
-and a client (with or without the token) must not make the proxy hold more."""
+and a client with the token must not make the proxy hold more; one without it is answered 401 before any of its
+body is read."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.admin import PREFIX, Handler, admin_app
+from proxy.admin import PREFIX, TOKEN, Handler, admin_app, require_token
 from proxy.backends import BackendPool
 
 ADMIN_BODY_LIMIT = 64 * 1024
@@ -26,6 +27,14 @@ def _too_large(length: str) -> web.Response:
     )
     response.force_close()  # the rest of the body is not read: the connection cannot carry another request
     return response
+
+
+@web.middleware
+async def token_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The token is checked before ``limit_body`` reads a byte of the body (a path no route takes is a 404)."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)
+    return await require_token(request, handler)
 
 
 @web.middleware
@@ -46,7 +55,8 @@ class AdminSite:
     """The admin API's server; ``start`` it, then ``aclose`` it."""
 
     def __init__(self, pool: BackendPool, token: str) -> None:
-        root = web.Application(client_max_size=ADMIN_BODY_LIMIT, middlewares=[limit_body])
+        root = web.Application(client_max_size=ADMIN_BODY_LIMIT, middlewares=[token_first, limit_body])
+        root[TOKEN] = token
         root.add_subapp(PREFIX, admin_app(pool, token))
         self._runner = web.AppRunner(root, access_log=None)
         self._folder: Path | None = None

@@ -22,7 +22,7 @@ from proxy.discovery import run_discovery
 from proxy.drain import DRAIN_TIMEOUT_S
 from proxy.forward import Forwarder
 from proxy.health import run_health_checks
-from proxy.server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, ProxyServer
+from proxy.server import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, REQUEST_BUFFER, ProxyServer
 from proxy.trust import TrustedProxies
 from proxy.upstream import Origin, UpstreamPool
 
@@ -43,7 +43,11 @@ class ProxySettings:
     idle_timeout: float = IDLE_TIMEOUT_S
     """Seconds a client connection may stay open with no request under way."""
     header_timeout: float = HEADER_TIMEOUT_S
-    """Seconds a request header may take to arrive whole (408 beyond)."""
+    """Seconds a request header, and the buffered part of its body, may take to arrive whole (408 beyond)."""
+    body_timeout: float = BODY_TIMEOUT_S
+    """Seconds a streamed request body may pause (408 beyond)."""
+    request_buffer: int = REQUEST_BUFFER
+    """Bytes of request body read before a backend is chosen: a smaller body is read whole."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses and CIDR networks of proxies in front of this one, whose X-Forwarded-* headers are believed."""
 
@@ -54,7 +58,7 @@ class Proxy:
     def __init__(self, settings: ProxySettings) -> None:
         if not settings.admin_token:
             raise ValueError("the proxy needs an admin token")
-        for name in ("idle_timeout", "header_timeout"):
+        for name in ("idle_timeout", "header_timeout", "body_timeout", "backend_timeout", "request_buffer"):
             if not getattr(settings, name) > 0:
                 raise ValueError(f"{name}={getattr(settings, name)!r}: give a number of seconds above 0")
         if not settings.admin_on_data_port and settings.admin_port is None:
@@ -95,6 +99,8 @@ class Proxy:
             trusted=self.trusted,
             idle_timeout=settings.idle_timeout,
             header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            request_buffer=settings.request_buffer,
         )
         bound = await self._server.start(host, port)
         self.url = f"http://{host}:{bound}"

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypedDict
 
+from yarl import URL
+
 
 class BackendState(StrEnum):
     UP = "up"
@@ -56,7 +58,7 @@ class Backend:
     def to_json(self) -> BackendJson:
         return {
             "name": self.name,
-            "url": self.url,
+            "url": masked_url(self.url),
             "state": str(self.state),
             "requests": self.requests,
             "errors": self.errors,
@@ -64,6 +66,12 @@ class Backend:
             "in_flight": self.in_flight,
             "last_error": self.last_error,
         }
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password as ``***``, for logs and the admin API."""
+    parsed = URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
 
 
 class DuplicateBackend(ValueError):

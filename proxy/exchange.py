@@ -288,12 +288,19 @@ class Exchange(BodySink):
         return True
 
     def timed_out(self) -> None:
-        """The backend has been silent for the whole timeout (the forwarder's watchdog calls this)."""
+        """Nothing moved for the whole timeout (the forwarder's watchdog calls this): the backend was silent, or
+        the client sent none of its body, or took none of its answer; only the first is charged to the backend."""
         if self.done:
             return
         timeout = self.forwarder.timeout
-        if self.client.writing_paused:  # a slow client is not the backend's delay
-            self.last_active = self.forwarder.loop.time()
+        client = self.client
+        if client.writing_paused:
+            # The client took none of the answer: a client that never reads must not hold a backend connection.
+            self._cut()
+            return
+        request = self.request
+        if request.sink is self and not request.body_done and not client.upstream_full:
+            self.client_timed_out()  # the backend waits for the rest of the body
             return
         backend = self.backend
         if backend is not None:
@@ -311,6 +318,23 @@ class Exchange(BodySink):
         else:
             name = backend.name if backend is not None else "?"
             self._reply(504, f"backend {name} did not answer in time\n")
+
+    def client_timed_out(self) -> None:
+        """The client sent none of its body for the timeout: a 408, the backend's exchange cut, not its fault."""
+        if self.done:
+            return
+        if self.streaming:
+            self._cut()
+        else:
+            self._reply(408, "the request body did not arrive in time\n")
+
+    def _cut(self) -> None:
+        """Both sides closed, the backend not charged."""
+        if self.upstream is not None:
+            self.upstream.abort()
+            self.upstream = None
+        self.client.abort()
+        self._finish(True)
 
     def _reply(self, status: int, text: str) -> None:
         close = self._closes()

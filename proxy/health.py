@@ -7,7 +7,7 @@ import logging
 
 import aiohttp
 
-from proxy.backends import Backend, BackendPool, BackendState
+from proxy.backends import Backend, BackendPool, BackendState, masked_url
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ async def check_all(pool: BackendPool, session: aiohttp.ClientSession, seconds: 
             continue  # started draining while the check ran
         new_state = BackendState.UP if healthy else BackendState.DOWN
         if new_state is not backend.state:
-            log.warning("backend %s (%s) is %s", backend.name, backend.url, new_state)
+            log.warning("backend %s (%s) is %s", backend.name, masked_url(backend.url), new_state)
             backend.state = new_state
 
 

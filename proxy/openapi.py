@@ -11,6 +11,7 @@ from farm.openapi import (
     Schema,
     description_operation,
     json_body,
+    text,
 )
 from proxy.backends import BackendState
 from proxy.drain import DRAIN_TIMEOUT_S
@@ -59,6 +60,18 @@ UNAUTHORIZED = {
     **error("No token, or the wrong one."),
     "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
 }
+DATA_PORT: Schema = {
+    "400": text(
+        "From the proxy's data port, before the admin API sees the request: an ambiguous request path (an "
+        "encoded / or \\ would change where it goes), a #fragment, two Host headers, or a Transfer-Encoding "
+        "that does not end with chunked."
+    ),
+    "408": text("From the proxy's data port: the request header or body did not arrive in time."),
+    "414": text("From the proxy's data port: the request target is longer than 8 KiB."),
+    "431": text("From the proxy's data port: the request line and headers are larger than 32 KiB."),
+    "502": text("From the proxy's data port: the admin API did not answer."),
+}
+"""What the data port answers itself on the way to the admin API (not on --admin-port)."""
 COMMON: Schema = {
     "401": UNAUTHORIZED,
     "405": METHOD_NOT_ALLOWED,
@@ -66,8 +79,31 @@ COMMON: Schema = {
 }
 
 
+def answers(responses: Schema) -> Schema:
+    """``responses`` and the data port's own answers; a status both give has both bodies, told apart by type."""
+    merged = dict(responses)
+    for status, answer in DATA_PORT.items():
+        if status in merged:
+            own = merged[status]
+            merged[status] = {
+                "description": f"{own['description']} {answer['description']}",
+                "content": {**own["content"], **answer["content"]},
+            }
+        else:
+            merged[status] = answer
+    return merged
+
+
 def describe(prefix: str) -> Schema:
     """The admin API as served under ``prefix`` (proxy.admin.PREFIX)."""
+    description = _describe(prefix)
+    for operations in description["paths"].values():
+        for operation in operations.values():
+            operation["responses"] = answers(operation["responses"])
+    return description
+
+
+def _describe(prefix: str) -> Schema:
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

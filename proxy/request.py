@@ -71,10 +71,21 @@ class IncomingRequest:
 
 
 class BadRequest(IncomingRequest):
-    """A request the parser refused: answered 400 in its turn, then the connection closes."""
+    """A request refused before any backend sees it: answered in its turn (400, or 414/431 for a head too
+    large), then the connection closes."""
 
-    __slots__ = ("text",)
+    __slots__ = ("status", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, status: int = 400) -> None:
         super().__init__(b"", b"", RequestHead(), "1.1", False)
+        self.status = status
+        self.text = text
+
+
+class HeadRefused(Exception):
+    """A request head refused as soon as the parser shows it: beyond a size limit (414, 431) or wrong (400)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
         self.text = text

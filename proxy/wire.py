@@ -30,12 +30,16 @@ LAST_CHUNK = b"0\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 
-_DROP, _HOST, _FOR, _PROTO, _FORWARDED_HOST, _EXPECT, _LENGTH, _ENCODING, _CONNECTION, _RETRY_AFTER = range(10)
+_DROP, _HOST, _FOR, _PROTO, _FORWARDED_HOST, _FORWARDED_OTHER, _EXPECT, _LENGTH, _ENCODING, _CONNECTION = range(10)
+_RETRY_AFTER = 10
+FORWARDED_OTHER = (b"forwarded", b"x-real-ip")
+"""Headers that say where a request came from, besides X-Forwarded-*: believed only from a trusted proxy."""
 _REQUEST_FIELDS = {name: _DROP for name in HOP_BY_HOP} | {
     b"host": _HOST,
     b"x-forwarded-for": _FOR,
     b"x-forwarded-proto": _PROTO,
     b"x-forwarded-host": _FORWARDED_HOST,
+    **{name: _FORWARDED_OTHER for name in FORWARDED_OTHER},
     b"expect": _EXPECT,  # the proxy answers 100 Continue on the backend's behalf
     b"content-length": _LENGTH,
     b"transfer-encoding": _ENCODING,
@@ -81,24 +85,57 @@ class _Head:
 
 
 class RequestHead(_Head):
-    """A client's request headers, sorted as they arrive."""
+    """A client's request headers, sorted as they arrive.
 
-    __slots__ = ("client_host", "expect_continue", "forwarded_for", "forwarded_host", "forwarded_proto")
+    Header names with an underscore are dropped, as nginx drops them: ``X_Forwarded_For`` would reach an
+    application that folds ``_`` into ``-`` as ``X-Forwarded-For``, past the proxy's own."""
+
+    __slots__ = (
+        "client_host",
+        "expect_continue",
+        "forwarded_for",
+        "forwarded_host",
+        "forwarded_other",
+        "forwarded_proto",
+        "problem",
+    )
 
     def __init__(self) -> None:
         super().__init__()
-        self.client_host = self.forwarded_for = self.forwarded_proto = self.forwarded_host = b""
+        self.client_host: bytes | None = None
+        self.forwarded_for = self.forwarded_proto = self.forwarded_host = b""
+        self.forwarded_other: list[bytes] | None = None
+        """Forwarded, X-Real-IP and the X-Forwarded-* the proxy does not set, passed on from a trusted proxy."""
         self.expect_continue = False
+        self.problem: str | None = None
+        """Why the request is refused with a 400 (two Host headers, a body framing the proxy cannot follow)."""
 
     def add(self, name: bytes, value: bytes) -> None:
-        code = _REQUEST_FIELDS.get(name.lower())
+        lower = name.lower()
+        code = _REQUEST_FIELDS.get(lower)
         if code is None:
-            self.kept += (name, b": ", value, b"\r\n")
-        elif code == _LENGTH:
+            if b"_" in name:
+                return
+            if lower.startswith(b"x-forwarded-"):
+                code = _FORWARDED_OTHER
+            else:
+                self.kept += (name, b": ", value, b"\r\n")
+                return
+        if code == _LENGTH:
             self._keep(name, value)
             self._note(code, value)
         elif code == _HOST:
+            if self.client_host is not None:
+                self.problem = "bad request: two Host headers (send one)\n"
             self.client_host = value
+        elif code == _FORWARDED_OTHER:
+            self.forwarded_other = (self.forwarded_other or []) + [name, b": ", value, b"\r\n"]
+        elif code == _ENCODING:
+            # RFC 9112 6.3: a request whose last transfer coding is not chunked has no length the proxy can find.
+            if value.rpartition(b",")[2].strip().lower() == b"chunked":
+                self.chunked = True
+            else:
+                self.problem = "bad request: a Transfer-Encoding must end with chunked\n"
         elif code == _FOR:
             self.forwarded_for = self.forwarded_for + b", " + value if self.forwarded_for else value
         elif code == _PROTO:
@@ -114,12 +151,15 @@ class RequestHead(_Head):
         """The head sent to a backend: end-to-end headers, Host the backend's, and the X-Forwarded-* ones. The
         client's own X-Forwarded-* are kept (For appended to) only when ``trusted`` (a proxy in front of this
         one); from anyone else they are replaced by what the proxy sees: the peer, plain http, the Host."""
+        client_host = self.client_host or b""
+        parts = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *self._passing()]
         if trusted:
             forwarded_for = self.forwarded_for + b", " + peer if self.forwarded_for else peer
-            proto, forwarded_host = self.forwarded_proto or b"http", self.forwarded_host or self.client_host
+            proto, forwarded_host = self.forwarded_proto or b"http", self.forwarded_host or client_host
+            if self.forwarded_other:
+                parts += self.forwarded_other
         else:
-            forwarded_for, proto, forwarded_host = peer, b"http", self.client_host
-        parts = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *self._passing()]
+            forwarded_for, proto, forwarded_host = peer, b"http", client_host
         parts += (b"X-Forwarded-For: ", forwarded_for, b"\r\nX-Forwarded-Proto: ", proto)
         if forwarded_host:
             parts += (b"\r\nX-Forwarded-Host: ", forwarded_host)

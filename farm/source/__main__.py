@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from farm.event_loops import fast_loop_factory
+from farm.ports import port_argument
 from farm.source.app import SourceSettings, create_app
 from farm.source.catalog import CATALOG_ITEMS
 from nodes.settings import LISTEN_BACKLOG
@@ -20,7 +21,7 @@ LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m farm.source", description="The farm's slow source store.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--port", type=port_argument, default=8100)
     parser.add_argument("--catalog", type=Path, default=Path("catalog.db"), help="SQLite file (created if missing)")
     parser.add_argument(
         "--items", type=int, default=CATALOG_ITEMS, help=f"items in a new catalog (default {CATALOG_ITEMS})"

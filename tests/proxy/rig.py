@@ -31,6 +31,8 @@ BROKEN = web.AppKey("broken", list[str])
 """Requests whose client (the proxy) went away before their body was read whole."""
 TARGETS = web.AppKey("targets", list[str])
 """The request target of each request but /healthz, as it arrived (not decoded)."""
+MAX_IN_FLIGHT = web.AppKey("max_in_flight", list[int])
+"""Above 0: requests beyond this many at once get a 503, as a node's admission limit answers them."""
 
 
 def backend_app(name: str) -> web.Application:
@@ -45,6 +47,18 @@ def backend_app(name: str) -> web.Application:
     app[GATE] = asyncio.Event()
     app[BROKEN] = []
     app[TARGETS] = []
+    app[MAX_IN_FLIGHT] = [0]
+    in_flight = [0]
+
+    async def admitted(request: web.Request) -> web.StreamResponse:
+        limit = app[MAX_IN_FLIGHT][0]
+        if limit and in_flight[0] >= limit:
+            return web.Response(status=503, text="too many requests in flight\n")
+        in_flight[0] += 1
+        try:
+            return await echo(request)
+        finally:
+            in_flight[0] -= 1
 
     async def echo(request: web.Request) -> web.StreamResponse:
         seen.append(dict(request.headers))
@@ -120,7 +134,7 @@ def backend_app(name: str) -> web.Application:
         return web.Response(status=request.app[HEALTH][0])
 
     app.router.add_get("/healthz", healthz)
-    app.router.add_route("*", "/{tail:.*}", echo)
+    app.router.add_route("*", "/{tail:.*}", admitted)
     return app
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from proxy.admin import DESCRIPTION
 from proxy.admin_site import ADMIN_BODY_LIMIT
 from tests.proxy.rig import ADMIN, TARGETS, RawClient, Rig
 
@@ -71,3 +74,39 @@ async def test_the_admin_api_can_leave_the_data_port(rig: Rig) -> None:
     assert rig.proxy_app is not None
     async with rig.http.get(rig.proxy_app.admin_url + "/_proxy/backends", headers=ADMIN) as reply:
         assert reply.status == 200
+
+
+async def test_an_admin_request_without_the_token_is_refused_before_its_body_is_read(rig: Rig) -> None:
+    await rig.start(["node-1"], admin_port=0)
+    assert rig.proxy_app is not None
+    host, port = rig.proxy_app.admin_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        client = RawClient(reader, writer)
+        await client.send(b"POST /_proxy/backends HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{")
+        answer = await asyncio.wait_for(client.answer(), 10)  # the rest of the body never comes
+        assert answer.status == 401, answer.body
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GET /_proxy/x/..%2f..%2fbackends HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /_proxy/backends#x HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /_proxy/backends?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /_proxy/backends HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40_000 + b"\r\n\r\n",
+        b"POST /_proxy/backends HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{",
+    ],
+    ids=["ambiguous", "fragment", "url", "header", "slow-body"],
+)
+async def test_the_data_ports_own_answers_on_an_admin_path_are_described(rig: Rig, request_head: bytes) -> None:
+    await rig.start(["node-1"], header_timeout=0.2)
+    client = await rig.raw()
+    await client.send(request_head)
+    answer = await asyncio.wait_for(client.answer(), 10)
+    described = DESCRIPTION["paths"]["/_proxy/backends"]["get" if request_head.startswith(b"GET") else "post"]
+    media = answer.headers["content-type"].split(";")[0]
+    assert answer.status in (400, 408, 414, 431), answer.body
+    assert media in described["responses"][str(answer.status)]["content"], (answer.status, answer.body)

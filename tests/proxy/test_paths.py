@@ -29,12 +29,16 @@ HOSTILE = [
     b"/../_proxy/backends",
     b"http://example/x/../_proxy/backends",
     b"http://example/_proxy/backends",
+    b"/_proxy#x",
+    b"/_proxy/backends#",
+    b"/x/..#/_proxy/backends",
 ]
 
 
 def as_a_lenient_server_reads_it(target: str) -> str:
-    """The path a server that decodes everything, takes a backslash for a slash and merges slashes would serve."""
-    path = re.sub(r"/+", "/", unquote(target.partition("?")[0]).replace("\\", "/"))
+    """The path a server that decodes everything, takes a backslash for a slash, merges slashes and drops a
+    fragment would serve."""
+    path = re.sub(r"/+", "/", unquote(re.split("[?#]", target)[0]).replace("\\", "/"))
     return posixpath.normpath(path) if path != "/" else path
 
 

@@ -7,6 +7,8 @@ import io
 import os
 from collections import Counter
 
+import pytest
+
 from farm.ports import free_port
 from proxy.backends import BackendPool
 from proxy.discovery import sync_once
@@ -167,3 +169,23 @@ async def test_dns_discovery_leaves_out_a_replica_the_admin_removed_until_it_sto
     pool.held.add("localhost@10.0.0.9")  # drained, then gone from DNS: it is no longer held
     await sync_once(pool, "localhost", 8123, drain_seconds=1)
     assert pool.held == {name}
+
+
+async def test_a_backends_password_is_masked_in_the_log_and_the_admin_api(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rig.start([])
+    async with rig.http.post(
+        rig.proxy + "/_proxy/backends", headers=ADMIN, json={"name": "cred", "url": "http://user:hunter2@127.0.0.1:9"}
+    ) as reply:
+        assert (reply.status, (await reply.json())["url"]) == (201, "http://user:***@127.0.0.1:9")
+    assert rig.proxy_app is not None
+    backend = rig.proxy_app.pool.get("cred")
+    for _ in range(100):  # until the health check has found it down, and said so
+        if backend.state == "down":
+            break
+        await asyncio.sleep(0.05)
+    async with rig.http.get(rig.proxy + "/_proxy/backends", headers=ADMIN) as reply:
+        assert [b["url"] for b in (await reply.json())["backends"]] == ["http://user:***@127.0.0.1:9"]
+    assert "backend cred (http://user:***@127.0.0.1:9) is down" in caplog.text
+    assert "hunter2" not in caplog.text
