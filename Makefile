@@ -56,7 +56,8 @@ test: lint typecheck unit
 # The files by path: collecting tests/compose would start preparing its engine and images.
 FUZZ_FACTOR ?= 200
 FUZZ_TESTS := tests/cache/test_secrets.py tests/cache/test_cache_fuzz.py tests/scenario/test_spec_fuzz.py \
-	tests/nodes/test_node_api_fuzz.py tests/source/test_source_api_fuzz.py tests/proxy/test_admin_api_fuzz.py
+	tests/nodes/test_node_api_fuzz.py tests/source/test_source_api_fuzz.py tests/proxy/test_admin_api_fuzz.py \
+	tests/proxy/test_proxy_fuzz.py
 fuzz: deps venv
 	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(PY) -m pytest -m fuzz --timeout=0 --hypothesis-show-statistics \
 		$(FUZZ_TESTS)

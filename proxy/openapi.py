@@ -63,7 +63,7 @@ UNAUTHORIZED = {
 DATA_PORT: Schema = {
     "400": text(
         "From the proxy's data port, before the admin API sees the request: an ambiguous request path (an "
-        "encoded / or \\ would change where it goes), a #fragment, two Host headers, or a Transfer-Encoding "
+        "encoded / or \\ would change where it goes), a #fragment, no Host or two, or a Transfer-Encoding "
         "that does not end with chunked."
     ),
     "408": text("From the proxy's data port: the request header or body did not arrive in time."),

@@ -51,6 +51,7 @@ MAX_URL = 8 * 1024
 MAX_HEAD = 32 * 1024
 """The most bytes of request line and headers taken: more is a 431."""
 FRAGMENT = "bad request: a #fragment in the request target (send the path and query)\n"
+NO_HOST = "bad request: an HTTP/1.1 request needs a Host header (RFC 9112 3.2)\n"
 """Clients never send one; a server that reads it as part of the path would route it apart from the proxy."""
 
 
@@ -190,10 +191,11 @@ class ClientConnection(asyncio.Protocol):
         parser = self.parser
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
         head = self._head
-        if head.problem is not None or b"#" in url:
+        version = parser.get_http_version()
+        if head.problem is not None or b"#" in url or (head.client_host is None and version != "1.0"):
             # The head is whole but wrong: refused at once, and nothing after it (its body included) is read.
-            raise HeadRefused(400, head.problem or FRAGMENT)
-        request = IncomingRequest(parser.get_method(), url, head, parser.get_http_version(), parser.should_keep_alive())
+            raise HeadRefused(400, head.problem or (FRAGMENT if b"#" in url else NO_HOST))
+        request = IncomingRequest(parser.get_method(), url, head, version, parser.should_keep_alive())
         self._parsing = request
         self.queue.append(request)
         if not request.has_body:

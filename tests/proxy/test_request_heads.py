@@ -45,8 +45,9 @@ async def test_a_head_within_the_limits_passes(rig: Rig) -> None:
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
+        b"GET / HTTP/1.1\r\nX-Other: 1\r\n\r\n",
     ],
-    ids=["two-hosts", "xchunked", "chunked-not-last", "fragment", "bad-chunk-while-buffered"],
+    ids=["two-hosts", "xchunked", "chunked-not-last", "fragment", "bad-chunk-while-buffered", "no-host"],
 )
 async def test_an_ambiguous_head_is_a_400_at_once(rig: Rig, head: bytes) -> None:
     await rig.start(["node-1"])
@@ -55,3 +56,12 @@ async def test_an_ambiguous_head_is_a_400_at_once(rig: Rig, head: bytes) -> None
     answer = await asyncio.wait_for(client.answer(), 10)
     assert (answer.status, answer.headers["connection"]) == (400, "close"), answer.body
     assert rig.apps["node-1"][TARGETS] == []
+
+
+async def test_an_http_1_0_request_needs_no_host(rig: Rig) -> None:
+    await rig.start(["node-1"])
+    client = await rig.raw()
+    await client.send(b"GET /old HTTP/1.0\r\n\r\n")
+    answer = await asyncio.wait_for(client.answer(), 10)
+    assert answer.status == 200, answer.body
+    assert rig.apps["node-1"][TARGETS] == ["/old"]
