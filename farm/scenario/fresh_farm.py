@@ -59,7 +59,7 @@ def run_on_fresh_farm(
         runner.result.failure = f"{type(exc).__name__}: {exc} (traceback in logs/{folder}/runner-error.log)"
         return runner.result
     finally:
-        runner.records.flush()
+        runner.records.close()
         farm.down()
         if (run_dir / "logs").is_dir():
             shutil.copytree(run_dir / "logs", out / "logs" / folder, dirs_exist_ok=True)

@@ -118,6 +118,13 @@ class HistoryStream:
         for batch in writing:
             batch.result()
 
+    def close(self) -> None:
+        """Flushes, then lets the writer thread go: a process that runs many scenarios keeps none per run."""
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
+
 
 def read_history(path: Path, cache: str | None = None) -> Iterator[Record]:
     with path.open() as lines:

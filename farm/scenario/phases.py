@@ -71,6 +71,11 @@ class Phases:
         if self.history is not None:
             self.history.flush()
 
+    def close(self) -> None:
+        """Writes out the records still waiting, and ends the history's writer: the run is over."""
+        if self.history is not None:
+            self.history.close()
+
     def expect(self, thresholds: dict[str, Any], line: int, now: float) -> list[Verdict]:
         """Judges everything since the previous ``expect`` (or the start), ``now`` seconds into the run, with the
         source store's counters as last sampled."""

@@ -185,3 +185,15 @@ def test_without_the_nodes_counts_cache_errors_are_not_measured() -> None:
     phases.append(read(0.5, 1, 1))
     [verdict] = phases.expect({"cache_errors": 0}, 3, now=1.0)
     assert (verdict.value, verdict.passed) == (None, False)
+
+
+def test_a_closed_history_has_every_record_and_leaves_no_thread_behind(tmp_path: Path) -> None:
+    """A process that runs scenario after scenario (a test session with the plugin) keeps no writer per run."""
+    before = set(threading.enumerate())
+    path = tmp_path / "history.jsonl"
+    stream = HistoryStream(path, "redis")
+    for i in range(HistoryStream.BATCH + 3):
+        stream.append(read(i / 1000, 1, 1))
+    stream.close()
+    assert len(list(read_history(path))) == HistoryStream.BATCH + 3
+    assert [t.name for t in set(threading.enumerate()) - before if t.name.startswith("history-writer")] == []
