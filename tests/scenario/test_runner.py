@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from farm.config import CacheChoice
+from farm.scenario.history import Record
 from farm.scenario.result import CacheResult
 from farm.scenario.runner import ScenarioRunner
 from farm.scenario.spec import parse_scenario
@@ -39,6 +40,11 @@ steps:
 """
 
 
+async def records_of(result: CacheResult) -> list[Record]:
+    """The run's records as objects, made in a thread: thousands of them would hold the test's loop up."""
+    return await asyncio.to_thread(list, result.records)
+
+
 async def run(text: str, cache: str, run_dir: Path) -> CacheResult:
     farm = Farm(run_dir)
     try:
@@ -66,8 +72,9 @@ async def test_a_shared_cache_keeps_a_restarted_node_warm(tmp_path: Path) -> Non
     assert figures.values["source_requests_per_key"] == pytest.approx(reads / 40)
     assert Counter(s.node for s in result.starts) == {"node-1": 2, "node-2": 1}, "node-1 started twice"
     during = "2. load during until expect x8 (background)"
-    assert {r.step for r in result.records} == {"1. load warm-up 600 requests x8", during}
-    last = max(r.start for r in result.records if r.step == during)
+    records = await records_of(result)
+    assert {r.step for r in records} == {"1. load warm-up 600 requests x8", during}
+    last = max(r.start for r in records if r.step == during)
     assert last > restart.end, "the load went on until the expect step, past the restart"
 
 
@@ -121,8 +128,9 @@ steps:
     assert result.figures is not None
     label = "1. load under restarts 3 s x4 (background)"
     assert list(result.figures.errors_by_step) == [label], "the proxy had no node to send them to"
-    assert result.figures.errors_by_step[label] == sum(not r.ok for r in result.records) > 0
-    assert {r.status for r in result.records if not r.ok} <= {502, 503, 504}
+    records = await records_of(result)
+    assert result.figures.errors_by_step[label] == sum(not r.ok for r in records) > 0
+    assert {r.status for r in records if not r.ok} <= {502, 503, 504}
     assert [(v.metric, v.passed) for v in result.verdicts] == [("errors", False)]
     assert [e.label for e in result.events] == ["pause node-2", "resume node-2", "restart node-1", "restart node-2"]
 
@@ -157,7 +165,7 @@ async def test_a_cache_outage_costs_hits_not_requests(tmp_path: Path) -> None:
     assert result.failure is None
     assert [e.label for e in result.events] == ["cache stop", "cache start", "kill node-2"]
     stopped, started = result.events[0], result.events[1]
-    during = [r for r in result.records if r.start > stopped.end + 0.3 and r.end < started.start]
+    during = [r for r in await records_of(result) if r.start > stopped.end + 0.3 and r.end < started.start]
     assert during, "requests went on while the cache was down"
     assert {(r.ok, r.hit) for r in during} == {(True, False)}, "served from the source store, as misses"
     assert [e.ends_fault for e in result.events] == [False, True, False], "the cache's start ends the fault"
