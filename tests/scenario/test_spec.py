@@ -330,3 +330,11 @@ def test_a_load_until_the_next_expect_runs_in_the_background_and_says_so() -> No
     assert problems("name: s\nsteps:\n  - load: {until: restart}\n") == [
         "s.yaml:3: steps[0].load.until: 'expect' was expected"
     ]
+
+
+def test_the_guides_first_example_is_a_scenario_farm_run_takes() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
+    example = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(example, "docs/scenarios.md")
+    assert scenario.name == "restarts"
+    assert [step.kind for step in scenario.steps] == ["load", "load", "restart", "expect"]
