@@ -250,7 +250,8 @@ class Farm:
 
     def status(self) -> dict[str, Any]:
         state = FarmState.load(self.run)
-        infos = {i["name"]: i for i in self.supervisor.all_info()} if self.supervisor.running() else {}
+        running = self.supervisor.running()
+        infos = {i["name"]: i for i in self.supervisor.all_info()} if running else {}
         server = cache_server(state, self.run)
         servers = () if server is None else (server.name,)
 
@@ -260,6 +261,7 @@ class Farm:
 
         return {
             "run_dir": str(self.run),
+            "running": running,
             "proxy": state.proxy_url,
             "admin_token": state.admin_token,
             "cache": mask_secrets(state.cache_url) if state.cache_url else state.cache_kind,

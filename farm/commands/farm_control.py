@@ -173,9 +173,12 @@ def admission_limits(max_in_flight: int, max_queue: int, queue_timeout_ms: float
 
 def cmd_status(args: argparse.Namespace) -> int:
     status = farm_at(args.run_dir).status()
+    running = status.get("running", True)
     if args.json:
         print(json.dumps(status, indent=2))
-        return 0
+        return 0 if running else 1
+    if not running:
+        raise FarmError(f"the farm in {args.run_dir} is down: start it with `farm up --run-dir {args.run_dir}`")
     if status.get("engine") == "compose":
         print(f"engine  compose, project {status['project']}")
     print(f"proxy   {status['proxy']}   (admin token {status['admin_token']})")

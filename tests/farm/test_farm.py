@@ -249,10 +249,14 @@ def test_down_also_stops_a_paused_node(tmp_path: Path) -> None:
         ("restart-node", "node-1"),
         ("heal",),
         ("source", "--latency-ms", "5"),
+        ("status",),
     ):
         after = cli(*args, run=run)
         assert (after.returncode, after.stdout) == (1, ""), after.stderr
         assert f"the farm in {run} is down: start it with `farm up --run-dir {run}`" in after.stderr
+    as_json = cli("status", "--json", run=run)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["running"] is False
 
 
 def test_a_farm_brought_up_again_in_the_same_folder_is_only_what_was_asked(tmp_path: Path) -> None:
@@ -286,7 +290,7 @@ def test_bad_requests_are_clear_errors(tmp_path: Path) -> None:
 
 def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
     FarmState(proxy_port=1, admin_token="t", source_port=2, cache_kind="none", cache_url=None).save(tmp_path)
-    command = [sys.executable, "-m", "farm.cli", "status", "--run-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "farm.cli", "status", "--json", "--run-dir", str(tmp_path)]  # a down farm's
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     assert process.stdout is not None
     assert process.stderr is not None
