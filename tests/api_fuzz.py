@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from schemathesis import BaseSchema
 
 DESIGNED_SERVER_ERRORS = ["502", "503", "504"]
-REFUSALS = ["400", "401", "404", "405", "409", "413", "415", "422", "5xx"]
-"""What an invalid request may be answered (5xx: a failure of its own, which the other checks judge)."""
+REFUSALS = ["400", "401", "404", "405", "409", "413", "414", "415", "422", "431", "5xx"]
+"""What an invalid request may be answered (414 and 431: a target or head beyond the proxy's limits; 5xx: a
+failure of its own, which the other checks judge)."""
 
 
 def load(description: dict[str, Any], *, token: str | None = None) -> BaseSchema:
