@@ -68,6 +68,8 @@ def read_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     try:
         _check_depth(text, file)
         root = yaml.compose(text, Loader=ScenarioLoader)
+        if _ODD_BREAKS.search(text):
+            _count_lines_by_newlines(root, text)
         problems = _node_problems(root, file)
         if problems:
             raise ScenarioSpecError(problems)
@@ -78,7 +80,7 @@ def read_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
         raise _one(file, line, "(yaml)", f"character U+{code:04X} is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
+        line = text.count("\n", 0, mark.index) + 1 if mark is not None else 1
         raise _one(file, line, "(yaml)", str(getattr(exc, "problem", None) or exc)) from None
     problems = [
         SpecProblem(file, line_of(root, path), field_name(path), message) for path, message in _value_problems(data)
@@ -86,6 +88,26 @@ def read_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     if problems:
         raise ScenarioSpecError(problems)
     return root, data
+
+
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+"""What YAML takes for a line break besides \\n (and \\r\\n): lines are counted as editors, grep and sed count them."""
+
+
+def _count_lines_by_newlines(root: yaml.Node | None, text: str) -> None:
+    """Each node's line as the number of \\n before it, not YAML's count, which also breaks at NEL, U+2028, ..."""
+    stack = [root] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.start_mark.line = text.count("\n", 0, node.start_mark.index)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
 
 
 def _construct(root: yaml.Node | None) -> Any:

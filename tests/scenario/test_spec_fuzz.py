@@ -244,10 +244,13 @@ def test_bytes_spliced_into_a_shipped_scenario_are_read_or_refused_with_problems
             "its aliases expand it to more than 100,000 values",
         ),
         ("name: a\ndescription: [" + ", ".join(["x" * 50] * 200) + "]\nsteps: [{wait: 1}]\n", 2, "description", "..."),
+        ("name: a\u2028steps: [{wait: .nan}]\n", 1, "steps[0].wait", "nan is not a number"),
+        ("name: a\x85steps: [{wait: 1}\n", 2, "(yaml)", "expected ',' or ']'"),
     ],
     ids=[
         "huge-integer", "deep-list", "deep-mapping", "self-alias", "duplicate-key", "duplicate-step-key", "nan",
         "infinity", "hex-integer", "integer-key", "nul", "line-break-in-key", "alias-bomb", "long-message",
+        "lines-as-newlines-count-them", "lines-as-newlines-count-them-to-an-error",
     ],
 )  # fmt: skip
 def test_yaml_oddities_are_problems_on_their_line(text: str, line: int, field: str, message: str) -> None:
