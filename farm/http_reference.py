@@ -4,8 +4,8 @@ it is current."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,5 +85,16 @@ def write(docs: Path) -> None:
     (docs / DOC_FILE).write_text(render())
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog=COMMAND, description=f"Write DOCS_DIR/{DOC_FILE} from the services' OpenAPI descriptions."
+    )
+    parser.add_argument("docs", nargs="?", type=Path, default=Path("docs"), metavar="DOCS_DIR", help="default docs")
+    args = parser.parse_args()
+    if not args.docs.is_dir():
+        parser.error(f"{args.docs} is not a folder")
+    write(args.docs)
+
+
 if __name__ == "__main__":
-    write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"))
+    main()

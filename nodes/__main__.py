@@ -13,8 +13,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from farm.cache import mask_secrets
+from farm.cache import CacheConfigError, mask_secrets
 from farm.ports import port_argument
+from nodes import flags
 from nodes.admission import AdmissionLimits
 from nodes.app import create_app
 from nodes.replica import ReplicaNameError, replica_name
@@ -39,14 +40,23 @@ def main() -> None:
     parser.add_argument("--port", type=port_argument, required=True)
     parser.add_argument("--source", required=True, help="URL of the source store")
     parser.add_argument("--cache", default=None, help=f"cache URL or 'none' (default: ${CACHE_URL_VARIABLE})")
-    parser.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of items, seconds")
-    parser.add_argument("--item-absolute", type=float, default=None, help="absolute expiration of items, seconds")
-    parser.add_argument("--cache-timeout-ms", type=float, default=200.0, help="after this, serve from the source")
     parser.add_argument(
-        "--write-cache-timeout-ms", type=float, default=2000.0, help="after this, a write's cache call gives up"
+        "--item-sliding", type=flags.item_lifetime, default=300.0, help="sliding expiration of items, seconds (0: none)"
     )
     parser.add_argument(
-        "--source-timeout", type=float, default=10.0, help="seconds a source call may take (default 10)"
+        "--item-absolute", type=flags.item_lifetime, default=None, help="absolute expiration of items, seconds"
+    )
+    parser.add_argument(
+        "--cache-timeout-ms", type=flags.timeout_ms, default=200.0, help="after this, serve from the source"
+    )
+    parser.add_argument(
+        "--write-cache-timeout-ms",
+        type=flags.timeout_ms,
+        default=2000.0,
+        help="after this, a write's cache call gives up",
+    )
+    parser.add_argument(
+        "--source-timeout", type=flags.timeout_s, default=10.0, help="seconds a source call may take (default 10)"
     )
     parser.add_argument(
         "--write-policy",
@@ -62,19 +72,19 @@ def main() -> None:
     defaults = AdmissionLimits()
     parser.add_argument(
         "--max-in-flight",
-        type=int,
+        type=flags.requests,
         default=defaults.max_in_flight,
         help=f"item requests handled at once, 0 for no limit (default {defaults.max_in_flight}); more wait in line",
     )
     parser.add_argument(
         "--max-queue",
-        type=int,
+        type=flags.requests,
         default=defaults.max_queue,
         help=f"requests waiting in line (default {defaults.max_queue}); one more is answered 503 at once",
     )
     parser.add_argument(
         "--queue-timeout-ms",
-        type=float,
+        type=flags.queue_timeout_ms,
         default=defaults.queue_timeout * 1000,
         help=f"how long a request may wait in line before it is shed (default {defaults.queue_timeout * 1000:g})",
     )
@@ -95,6 +105,8 @@ def main() -> None:
     logging.getLogger("nodes").info("starting on port %d with cache %s", args.port, mask_secrets(cache_url))
     try:
         serve(args, settings)
+    except CacheConfigError as exc:  # the cache URL, found wrong when the node opens its cache
+        parser.error(f"--cache: {exc}")
     except OSError as exc:
         if exc.errno not in LISTEN_ERRORS:
             raise

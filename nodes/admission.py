@@ -11,6 +11,7 @@ wait in it (what keeps closed-loop clients from being answered with a flood of i
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,6 +22,10 @@ SHED_HEADER = "X-Shed"
 QUEUE_TIMEOUT_MS_RANGE = (1, 3_600_000)
 """What a farm accepts as a queue timeout: under 1 ms a line is no line (``max_queue`` 0 says that), and a request
 that waited an hour has no client left to answer."""
+
+
+MOST_REQUESTS = 1_000_000
+"""The most requests a node lets in at once or in line (``max_in_flight``, ``max_queue``)."""
 
 
 class Overloaded(Exception):
@@ -50,7 +55,7 @@ class AdmissionLimits:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}={value!r}: must be a whole number, 0 or more")
-        if not isinstance(self.queue_timeout, int | float) or self.queue_timeout <= 0:
+        if not isinstance(self.queue_timeout, int | float) or not 0 < self.queue_timeout < math.inf:  # NaN too
             raise ValueError(f"queue_timeout={self.queue_timeout!r}: must be a positive number of seconds")
 
     def node_arguments(self) -> list[str]:

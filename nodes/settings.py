@@ -3,6 +3,7 @@ how it keeps the cache coherent with the source store when either fails."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -18,6 +19,10 @@ overflows the queue: their connections stall for seconds in the kernel (SYN retr
 a 503 if need be."""
 WRITE_POLICIES = ("strict", "available")
 WritePolicy = Literal["strict", "available"]
+LONGEST_TIMEOUT_S = 3600.0
+"""The longest a node waits for its cache or source store: a client that waited an hour is long gone."""
+LONGEST_ITEM_LIFETIME_S = 365 * 24 * 3600
+"""The longest sliding or absolute expiration a node gives its items (a year)."""
 LEASE_MARGIN_S = 1.0
 """Added to a lock's lease beyond the work it guards: scheduling delays of a busy machine."""
 
@@ -51,7 +56,7 @@ class NodeSettings:
     def __post_init__(self) -> None:
         for name in ("cache_timeout", "write_cache_timeout", "source_timeout", "lock_wait", "debt_retry"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value <= 0:
+            if not isinstance(value, int | float) or not 0 < value < math.inf:  # NaN too
                 raise ValueError(f"{name}={value!r}: must be a positive number of seconds")
         if self.write_policy not in WRITE_POLICIES:
             raise ValueError(f"write_policy={self.write_policy!r}: use one of {', '.join(WRITE_POLICIES)}")

@@ -9,9 +9,11 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 
+from proxy.admin import backend_problem
 from proxy.app import Proxy, ProxySettings
 from proxy.discovery import parse_host_port
 from proxy.drain import DRAIN_TIMEOUT_S
@@ -48,6 +50,17 @@ def size(text: str) -> int:
     return number
 
 
+def backend(text: str) -> tuple[str, str]:
+    """NAME=URL, held to the admin API's check: a backend the proxy cannot reach is refused before it starts."""
+    name, sep, url = text.partition("=")
+    if not sep or not name or not url:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=URL")
+    problem = backend_problem(name, url)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return name, url
+
+
 def _integer(text: str) -> int:
     try:
         return int(text)
@@ -59,7 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m proxy", description="A round-robin HTTP reverse proxy.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=port, default=8080)
-    parser.add_argument("--backend", action="append", default=[], metavar="NAME=URL", help="a backend (repeatable)")
+    parser.add_argument(
+        "--backend", type=backend, action="append", default=[], metavar="NAME=URL", help="a backend (repeatable)"
+    )
     parser.add_argument("--backends-dns", metavar="HOST:PORT", help="find backends by resolving HOST periodically")
     parser.add_argument("--health-interval", type=seconds, default=1.0, help="seconds between health checks")
     parser.add_argument(
@@ -117,20 +132,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.admin_port_only and args.admin_port is None:
         parser.error("--admin-port-only needs --admin-port PORT")
-    token = os.environ.get(TOKEN_VARIABLE)
-    if not token:
-        parser.error(f"set {TOKEN_VARIABLE} to the admin API's bearer token")
-    backends = {}
-    for item in args.backend:
-        name, sep, url = item.partition("=")
-        if not sep or not name or not url:
-            parser.error(f"--backend {item!r}: expected NAME=URL")
-        backends[name] = url
+    if args.admin_port and args.admin_port == args.port:
+        parser.error(f"--admin-port {args.admin_port}: give a port other than --port's")
+    backends = dict(args.backend)
     try:
         dns = parse_host_port(args.backends_dns) if args.backends_dns else None
         TrustedProxies.parse(args.trusted_proxies)
     except ValueError as exc:
         parser.error(str(exc))
+    token = os.environ.get(TOKEN_VARIABLE)  # after the flags: a wrong flag is reported with or without it
+    if not token:
+        parser.error(f"set {TOKEN_VARIABLE} to the admin API's bearer token")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy %(levelname)s %(name)s: %(message)s")
     settings = ProxySettings(
         admin_token=token,
@@ -156,6 +168,8 @@ def main() -> None:
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         try:
             runner.run(serve(settings, args.host, args.port))
+        except socket.gaierror as exc:  # a host that names no address of this machine
+            sys.exit(f"python -m proxy: cannot listen on {args.host}: {exc.strerror}")
         except OSError as exc:
             if exc.errno not in LISTEN_ERRORS:
                 raise

@@ -44,6 +44,19 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
+def backend_problem(name: str, url: str) -> str | None:
+    """What is wrong with a backend the admin API or ``python -m proxy --backend`` is given; None: nothing. One
+    check for both, so that no backend reaches the pool that the health checks and the listing cannot use."""
+    if not BACKEND_NAME.fullmatch(name):
+        return f"name {name!r:.80}: {BACKEND_NAME_RULE}"
+    try:
+        parsed = URL(url)
+        usable = parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port is not None
+    except ValueError:  # yarl: not a URL at all (a bad port, an unclosed bracket, a lone surrogate)
+        usable = False
+    return None if usable else f"url {url!r:.200} is not an http(s) URL with a host"
+
+
 async def list_backends(request: web.Request) -> web.Response:
     return web.json_response({"backends": [b.to_json() for b in request.app[POOL]]})
 
@@ -61,15 +74,9 @@ async def add_backend(request: web.Request) -> web.Response:
     )
     if not isinstance(name, str) or not name or not isinstance(url, str):
         return web.json_response({"error": 'give "name" and "url" as strings'}, status=400)
-    if not BACKEND_NAME.fullmatch(name):
-        return web.json_response({"error": f"name {name!r:.80}: {BACKEND_NAME_RULE}"}, status=400)
-    try:
-        parsed = URL(url)
-        usable = parsed.scheme in ("http", "https") and bool(parsed.host) and parsed.port is not None
-    except ValueError:  # yarl: not a URL at all (a bad port, an unclosed bracket, a lone surrogate)
-        usable = False
-    if not usable:
-        return web.json_response({"error": f"url {url!r:.200} is not an http(s) URL with a host"}, status=400)
+    problem = backend_problem(name, url)
+    if problem is not None:
+        return web.json_response({"error": problem}, status=400)
     try:
         backend = request.app[POOL].add(name, url)
         request.app[POOL].held.discard(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -70,7 +71,10 @@ class Backend:
 
 def masked_url(url: str) -> str:
     """``url`` with its password as ``***``, for logs and the admin API."""
-    parsed = URL(url)
+    try:
+        parsed = URL(url)
+    except ValueError:  # not a URL yarl takes (a port out of range): hide whatever precedes an '@'
+        return re.sub(r"//[^/]*@", "//***@", url)
     return str(parsed.with_password("***")) if parsed.password else url
 
 

@@ -22,10 +22,14 @@ async def check(session: aiohttp.ClientSession, backend: Backend, seconds: float
 
 async def check_all(pool: BackendPool, session: aiohttp.ClientSession, seconds: float) -> None:
     backends = [b for b in pool if b.state is not BackendState.DRAINING]
-    results = await asyncio.gather(*(check(session, b, seconds) for b in backends))
-    for backend, healthy in zip(backends, results, strict=True):
+    # A check that raises (a URL the client refuses) counts as down: one backend must not end the checks of all.
+    results = await asyncio.gather(*(check(session, b, seconds) for b in backends), return_exceptions=True)
+    for backend, result in zip(backends, results, strict=True):
         if backend.state is BackendState.DRAINING:
             continue  # started draining while the check ran
+        healthy = result is True
+        if isinstance(result, BaseException) and backend.state is not BackendState.DOWN:
+            log.error("health check of backend %s (%s) failed: %r", backend.name, masked_url(backend.url), result)
         new_state = BackendState.UP if healthy else BackendState.DOWN
         if new_state is not backend.state:
             log.warning("backend %s (%s) is %s", backend.name, masked_url(backend.url), new_state)

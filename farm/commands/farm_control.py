@@ -15,9 +15,12 @@ from farm.engines import ENGINES, farm_at, new_farm
 from farm.errors import FarmError
 from farm.fault_links import describe_fault
 from farm.node_signals import NodeSignal
+from farm.ports import port_argument
+from farm.source import flags as source_flags
 from farm.state import FarmState
 from farm.topology import CACHE_ACTIONS
-from nodes.admission import QUEUE_TIMEOUT_MS_RANGE, AdmissionLimits
+from nodes import flags
+from nodes.admission import AdmissionLimits
 
 DEFAULT_RUN_DIR = Path(".farm")
 
@@ -42,9 +45,16 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=[e.value for e in Environment],
         help="development (memory), staging (redis), production (sql); default $FARM_ENV or development",
     )
-    up.add_argument("--proxy-port", type=int, help="the proxy's port (default: a free one)")
-    up.add_argument("--item-sliding", type=float, default=300.0, help="sliding expiration of cached items, s")
-    up.add_argument("--source-latency-ms", type=float, default=20.0, help="latency of the source store")
+    up.add_argument("--proxy-port", type=port_argument, help="the proxy's port (default: a free one)")
+    up.add_argument(
+        "--item-sliding",
+        type=flags.item_lifetime,
+        default=300.0,
+        help="sliding expiration of cached items, s (0: none)",
+    )
+    up.add_argument(
+        "--source-latency-ms", type=source_flags.latency_ms, default=20.0, help="latency of the source store"
+    )
     up.add_argument(
         "--no-cache-persistence",
         dest="cache_persistence",
@@ -63,19 +73,19 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     limits = AdmissionLimits()
     up.add_argument(
         "--max-in-flight",
-        type=int,
+        type=flags.requests,
         default=limits.max_in_flight,
         help=f"item requests each node handles at once, 0 for no limit (default {limits.max_in_flight})",
     )
     up.add_argument(
         "--max-queue",
-        type=int,
+        type=flags.requests,
         default=limits.max_queue,
         help=f"requests waiting in line at each node (default {limits.max_queue}); one more is answered 503",
     )
     up.add_argument(
         "--queue-timeout-ms",
-        type=float,
+        type=flags.queue_timeout_ms,
         default=limits.queue_timeout * 1000,
         help=f"how long a request may wait in line before it is shed (default {limits.queue_timeout * 1000:g})",
     )
@@ -110,10 +120,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     cache.set_defaults(handler=cmd_cache)
 
     source = with_run_dir(subparsers.add_parser("source", help="change the source store's faults while it runs"))
-    source.add_argument("--latency-ms", type=float, help="added to every request")
-    source.add_argument("--jitter-ms", type=float, help="up to this much more, at random")
+    source.add_argument("--latency-ms", type=source_flags.latency_ms, help="added to every request")
+    source.add_argument("--jitter-ms", type=source_flags.jitter_ms, help="up to this much more, at random")
     source.add_argument(
-        "--fail-writes-after-apply", type=float, metavar="SHARE", help="share (0 to 1) of writes whose reply is lost"
+        "--fail-writes-after-apply",
+        type=source_flags.fail_writes_after_apply,
+        metavar="SHARE",
+        help="share (0 to 1) of writes whose reply is lost",
     )
     source.set_defaults(handler=cmd_source)
 
@@ -152,23 +165,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         source_latency_ms=args.source_latency_ms,
         cache_persistence=args.cache_persistence,
         fault_links=args.faults,
-        admission=admission_limits(args.max_in_flight, args.max_queue, args.queue_timeout_ms),
+        admission=AdmissionLimits(
+            max_in_flight=args.max_in_flight, max_queue=args.max_queue, queue_timeout=args.queue_timeout_ms / 1000
+        ),
     )
     on = " on containers" if args.engine == "compose" else ""
     print(f"farm up{on} in {elapsed(started)}: {len(state.nodes)} nodes, cache {cache.describe()}")
     print(state.proxy_url)
     return 0
-
-
-def admission_limits(max_in_flight: int, max_queue: int, queue_timeout_ms: float) -> AdmissionLimits:
-    """The nodes' limits from ``farm up``'s flags, a wrong one named as the flag that gave it."""
-    for flag, value in (("--max-in-flight", max_in_flight), ("--max-queue", max_queue)):
-        if value < 0:
-            raise FarmError(f"{flag} {value}: give a whole number, 0 or more")
-    shortest, longest = QUEUE_TIMEOUT_MS_RANGE
-    if not shortest <= queue_timeout_ms <= longest:
-        raise FarmError(f"--queue-timeout-ms {queue_timeout_ms:g}: give {shortest} to {longest:,} milliseconds")
-    return AdmissionLimits(max_in_flight=max_in_flight, max_queue=max_queue, queue_timeout=queue_timeout_ms / 1000)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

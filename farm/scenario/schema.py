@@ -11,7 +11,13 @@ from typing import Any
 from farm.config import CACHE_VARIANTS
 from farm.scenario.steps import STEP_TYPES
 from farm.scenario.steps.base import POSITIVE, JsonSchema
-from nodes.admission import QUEUE_TIMEOUT_MS_RANGE
+from farm.source.faults import LIMITS
+from nodes.admission import MOST_REQUESTS, QUEUE_TIMEOUT_MS_RANGE
+from nodes.settings import LONGEST_ITEM_LIFETIME_S
+
+LIFETIME: JsonSchema = {**POSITIVE, "maximum": LONGEST_ITEM_LIFETIME_S}
+"""The bounds of the nodes' and ``farm up``'s flags (``nodes.flags``), so that a file that passes starts a farm."""
+REQUESTS: JsonSchema = {"type": "integer", "minimum": 0, "maximum": MOST_REQUESTS}
 
 
 def step_schema(kind: str) -> JsonSchema:
@@ -41,12 +47,16 @@ SCHEMA: dict[str, Any] = {
                     "minItems": 1,
                     "uniqueItems": True,
                 },
-                "item_sliding_s": POSITIVE,
-                "item_absolute_s": POSITIVE,
-                "source_latency_ms": {"type": "number", "minimum": 0},
+                "item_sliding_s": LIFETIME,
+                "item_absolute_s": LIFETIME,
+                "source_latency_ms": {
+                    "type": "number",
+                    "minimum": LIMITS["latency_ms"][0],
+                    "maximum": LIMITS["latency_ms"][1],
+                },
                 "cache_persistence": {"type": "boolean"},
-                "max_in_flight": {"type": "integer", "minimum": 0},
-                "max_queue": {"type": "integer", "minimum": 0},
+                "max_in_flight": REQUESTS,
+                "max_queue": REQUESTS,
                 "queue_timeout_ms": {
                     "type": "number",
                     "minimum": QUEUE_TIMEOUT_MS_RANGE[0],

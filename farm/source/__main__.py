@@ -11,6 +11,7 @@ from aiohttp import web
 
 from farm.event_loops import fast_loop_factory
 from farm.ports import port_argument
+from farm.source import flags
 from farm.source.app import SourceSettings, create_app
 from farm.source.catalog import CATALOG_ITEMS
 from nodes.settings import LISTEN_BACKLOG
@@ -22,15 +23,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m farm.source", description="The farm's slow source store.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=port_argument, default=8100)
-    parser.add_argument("--catalog", type=Path, default=Path("catalog.db"), help="SQLite file (created if missing)")
     parser.add_argument(
-        "--items", type=int, default=CATALOG_ITEMS, help=f"items in a new catalog (default {CATALOG_ITEMS})"
+        "--catalog", type=flags.catalog, default=Path("catalog.db"), help="SQLite file (created if missing)"
     )
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request (default 20)")
-    parser.add_argument("--jitter-ms", type=float, default=0.0, help="up to this much more, at random")
+    parser.add_argument(
+        "--items", type=flags.items, default=CATALOG_ITEMS, help=f"items in a new catalog (default {CATALOG_ITEMS})"
+    )
+    parser.add_argument("--latency-ms", type=flags.latency_ms, default=20.0, help="added to every request (default 20)")
+    parser.add_argument("--jitter-ms", type=flags.jitter_ms, default=0.0, help="up to this much more, at random")
     parser.add_argument("--seed", type=int, default=None, help="seed of the jitter and of the lost replies")
     parser.add_argument(
-        "--fail-writes-after-apply", type=float, default=0.0, help="share of writes applied whose reply is lost"
+        "--fail-writes-after-apply",
+        type=flags.fail_writes_after_apply,
+        default=0.0,
+        help="share of writes applied whose reply is lost",
     )
     args = parser.parse_args()
     settings = SourceSettings(

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from nodes.admission import AdmissionLimits
 from nodes.settings import NodeSettings
 
 
@@ -26,6 +27,7 @@ def test_defaults_are_strict_with_a_ten_second_source_timeout() -> None:
         ({"write_policy": "eventual"}, "write_policy='eventual': use one of strict, available"),
         ({"source_timeout": 0}, "source_timeout=0: must be a positive number of seconds"),
         ({"cache_timeout": -1.0}, "cache_timeout=-1.0: must be a positive number of seconds"),
+        ({"cache_timeout": float("nan")}, "cache_timeout=nan: must be a positive number of seconds"),
     ],
 )
 def test_bad_settings_are_refused(overrides: dict[str, object], message: str) -> None:
@@ -33,12 +35,17 @@ def test_bad_settings_are_refused(overrides: dict[str, object], message: str) ->
         settings(**overrides)
 
 
+def test_an_endless_queue_timeout_is_refused() -> None:
+    with pytest.raises(ValueError, match="queue_timeout=inf: must be a positive number of seconds"):
+        AdmissionLimits(queue_timeout=float("inf"))
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
         (["--write-policy", "eventual"], "argument --write-policy: invalid choice: 'eventual'"),
-        (["--source-timeout", "0"], "source_timeout=0.0: must be a positive number of seconds"),
-        (["--max-in-flight", "-1"], "max_in_flight=-1: must be a whole number, 0 or more"),
+        (["--source-timeout", "0"], "argument --source-timeout: 0: give more than 0 and up to 3,600 seconds"),
+        (["--max-in-flight", "-1"], "argument --max-in-flight: -1: give 0 to 1,000,000 requests"),
     ],
 )
 def test_the_command_line_refuses_bad_flags(flags: list[str], message: str) -> None:

@@ -314,6 +314,15 @@ def test_the_farm_section_sets_the_nodes_admission_limits() -> None:
     ]
 
 
+def test_the_farm_section_is_held_to_the_bounds_of_the_flags_it_becomes() -> None:
+    farm = "{item_sliding_s: 1.0e+9, source_latency_ms: 1.0e+6, max_in_flight: 1.0e+7}"
+    assert sorted(problems(f"name: s\nfarm: {farm}\nsteps:\n  - wait: 1\n")) == [
+        "s.yaml:2: farm.item_sliding_s: 1000000000.0 is greater than the maximum of 31536000",
+        "s.yaml:2: farm.max_in_flight: 10000000.0 is greater than the maximum of 1000000",
+        "s.yaml:2: farm.source_latency_ms: 1000000.0 is greater than the maximum of 60000",
+    ]
+
+
 def test_a_load_until_the_next_expect_runs_in_the_background_and_says_so() -> None:
     text = "name: s\nsteps:\n  - load: {name: during, concurrency: 4, until: expect}\n  - restart: {all: true}\n"
     step = parse_scenario(text).steps[0]
