@@ -116,5 +116,7 @@ async def put_control(request: web.Request) -> web.Response:
     try:
         live.current = changed(live.current, body)
     except ControlError as exc:
-        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        # What the body named is said back: text it cannot be encoded as (a lone surrogate) is escaped, not a 500.
+        said = f"{exc}\n".encode("utf-8", "backslashreplace").decode("utf-8")
+        raise web.HTTPBadRequest(text=said) from None
     return web.json_response(live.current.to_json())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import given
+from hypothesis import example, given
 from schemathesis import Case
 
 from farm.openapi import DESCRIPTION_PATH
@@ -58,6 +58,7 @@ def test_an_item_update_the_store_cannot_take_is_refused(body: bytes, source_sto
 
 
 @given(body=hostile_bodies(list(NO_FAULTS)))
+@example(body=b'{"\\ud800x": 1}')  # found by make fuzz: a field name that is a lone surrogate, named in the 400
 @examples(40)
 def test_a_fault_change_the_store_cannot_take_is_refused(body: bytes, source_store: Service) -> None:
     try:
