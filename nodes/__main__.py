@@ -69,25 +69,7 @@ def main() -> None:
         action="store_true",
         help="log a line per request at INFO (off by default: it costs a busy node a third of its cache hits)",
     )
-    defaults = AdmissionLimits()
-    parser.add_argument(
-        "--max-in-flight",
-        type=flags.requests,
-        default=defaults.max_in_flight,
-        help=f"item requests handled at once, 0 for no limit (default {defaults.max_in_flight}); more wait in line",
-    )
-    parser.add_argument(
-        "--max-queue",
-        type=flags.requests,
-        default=defaults.max_queue,
-        help=f"requests waiting in line (default {defaults.max_queue}); one more is answered 503 at once",
-    )
-    parser.add_argument(
-        "--queue-timeout-ms",
-        type=flags.queue_timeout_ms,
-        default=defaults.queue_timeout * 1000,
-        help=f"how long a request may wait in line before it is shed (default {defaults.queue_timeout * 1000:g})",
-    )
+    flags.add_admission_arguments(parser)
     args = parser.parse_args()
     cache_url = args.cache or os.environ.get(CACHE_URL_VARIABLE)
     if not cache_url:

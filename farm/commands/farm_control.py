@@ -70,25 +70,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="strict (default): a write the farm cannot make coherent is refused with 503; "
         "available: it is written and the cache is invalidated once it answers",
     )
-    limits = AdmissionLimits()
-    up.add_argument(
-        "--max-in-flight",
-        type=flags.requests,
-        default=limits.max_in_flight,
-        help=f"item requests each node handles at once, 0 for no limit (default {limits.max_in_flight})",
-    )
-    up.add_argument(
-        "--max-queue",
-        type=flags.requests,
-        default=limits.max_queue,
-        help=f"requests waiting in line at each node (default {limits.max_queue}); one more is answered 503",
-    )
-    up.add_argument(
-        "--queue-timeout-ms",
-        type=flags.queue_timeout_ms,
-        default=limits.queue_timeout * 1000,
-        help=f"how long a request may wait in line before it is shed (default {limits.queue_timeout * 1000:g})",
-    )
+    flags.add_admission_arguments(up, whose=" at each node")
     up.set_defaults(handler=cmd_up)
 
     status = with_run_dir(subparsers.add_parser("status", help="the farm's addresses and processes"))
